@@ -1,0 +1,1 @@
+"""Haar cascade face detection service."""

@@ -1,0 +1,84 @@
+"""Flags with environment-variable twins, read once at start-up.
+
+Every option is a command-line flag whose default comes from an environment variable when
+that is set (so Kubernetes ConfigMaps and a laptop shell configure the same program), and
+from a documented constant otherwise. The README's configuration table lists them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from typing import Any
+
+
+class EnvDefaultsParser(argparse.ArgumentParser):
+    """ArgumentParser whose `env_flag` ties each flag to an environment variable."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.env_names: dict[str, str] = {}
+
+    def env_flag(
+        self,
+        flag: str,
+        env: str,
+        *,
+        default: Any,
+        type: Callable[[str], Any] = str,  # noqa: A002 - mirrors argparse
+        help: str,  # noqa: A002
+        **kwargs: Any,
+    ) -> None:
+        raw = os.environ.get(env)
+        value = default
+        if raw is not None and raw != "":
+            try:
+                value = type(raw)
+            except (TypeError, ValueError) as error:
+                self.error(f"environment variable {env}={raw!r} is invalid for {flag}: {error}")
+        self.env_names[flag] = env
+        self.add_argument(flag, default=value, type=type, help=f"{help} [env {env}]", **kwargs)
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {text!r}")
+
+
+def add_common_flags(parser: EnvDefaultsParser, *, port: int, metrics_port: int) -> None:
+    """Flags every service has: where to listen, limits, logging, shutdown."""
+    parser.env_flag("--host", "BIND_HOST", default="127.0.0.1", help="address to bind the gRPC port to")
+    parser.env_flag("--port", "PORT", default=port, type=int, help="gRPC port (0 picks a free one)")
+    parser.env_flag(
+        "--metrics-port", "METRICS_PORT", default=metrics_port, type=int, help="Prometheus /metrics port, -1 disables"
+    )
+    parser.env_flag("--workers", "WORKERS", default=16, type=int, help="gRPC worker threads")
+    parser.env_flag(
+        "--max-frame-bytes", "MAX_FRAME_BYTES", default=8 * 1024 * 1024, type=int, help="largest JPEG frame accepted"
+    )
+    parser.env_flag(
+        "--max-pixels", "MAX_PIXELS", default=4096 * 4096, type=int, help="largest frame accepted, width x height"
+    )
+    parser.env_flag(
+        "--shutdown-grace-s", "SHUTDOWN_GRACE_S", default=5.0, type=float, help="drain time for in-flight calls"
+    )
+    parser.env_flag("--log-level", "LOG_LEVEL", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.env_flag("--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format")
+
+
+def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fail fast with a readable message instead of a stack trace later."""
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.max_frame_bytes < 1024:
+        parser.error(f"--max-frame-bytes must be at least 1024, got {args.max_frame_bytes}")
+    if args.max_pixels < 1:
+        parser.error(f"--max-pixels must be positive, got {args.max_pixels}")

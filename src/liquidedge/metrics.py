@@ -1,0 +1,85 @@
+"""Prometheus metrics of one service, in a registry of its own (no process-global state)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+# Latency buckets from 1 ms to 10 s: GPU frames take a few ms, CPU YOLO a few hundred.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ServiceMetrics:
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "liquidedge_requests",
+            "Requests handled, by method and gRPC status code",
+            ["service", "method", "code"],
+            registry=self.registry,
+        )
+        self.request_latency = Histogram(
+            "liquidedge_request_latency_seconds",
+            "Time from receipt to answer, by method",
+            ["service", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.engine_latency = Histogram(
+            "liquidedge_engine_latency_seconds",
+            "Time of one engine's work on one frame (in the aggregator: the whole engine call)",
+            ["service", "engine"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.engine_calls = Counter(
+            "liquidedge_engine_calls",
+            "Engine calls by outcome (gRPC status code name)",
+            ["service", "engine", "code"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "liquidedge_frames_in_flight", "Frames being processed now", ["service"], registry=self.registry
+        )
+        self.backend_up = Gauge(
+            "liquidedge_backend_up",
+            "1 when the aggregator's last health check of an engine backend said SERVING",
+            ["service", "engine"],
+            registry=self.registry,
+        )
+        self.service = service
+
+    def count_request(self, method: str, code: str, seconds: float) -> None:
+        self.requests.labels(self.service, method, code).inc()
+        self.request_latency.labels(self.service, method).observe(seconds)
+
+    def observe_engine(self, engine: str, code: str, seconds: float) -> None:
+        self.engine_calls.labels(self.service, engine, code).inc()
+        self.engine_latency.labels(self.service, engine).observe(seconds)
+
+    @contextmanager
+    def frame_in_flight(self) -> Iterator[None]:
+        gauge = self.in_flight.labels(self.service)
+        gauge.inc()
+        try:
+            yield
+        finally:
+            gauge.dec()
+
+    def serve(self, host: str, port: int) -> object | None:
+        """Expose /metrics over HTTP; returns the server so it can be shut down, None if disabled."""
+        if port < 0:
+            return None
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+        return server
+
+
+def elapsed_since(start: float) -> float:
+    return time.perf_counter() - start

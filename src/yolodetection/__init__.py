@@ -1,0 +1,1 @@
+"""Darknet YOLO object detection service."""
