@@ -10,7 +10,10 @@ MODEL_DIR ?= models
 STAMP := $(VENV)/.installed
 PROTOS := protos/liquidedge/v1/detection.proto protos/liquidedge/legacy/robot.proto
 
-.PHONY: install run test lint protos models clean bench soak images
+.PHONY: install run test lint protos models clean
+# Each area adds its own targets and test prerequisites (TEST_DEPS) in mk/<area>.mk.
+TEST_DEPS :=
+-include mk/*.mk
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +31,7 @@ models: $(STAMP)
 run: install models
 	$(PY) -m liquidedge.demo --model-dir $(MODEL_DIR) $(ARGS)
 
-test: install models
+test: install models $(TEST_DEPS)
 	LIQUIDEDGE_MODEL_DIR=$(abspath $(MODEL_DIR)) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
