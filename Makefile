@@ -12,6 +12,7 @@ PROTOS := protos/liquidedge/v1/detection.proto protos/liquidedge/legacy/robot.pr
 
 .PHONY: install run test lint protos models clean
 # Each area adds its own targets and test prerequisites (TEST_DEPS) in mk/<area>.mk.
+.DEFAULT_GOAL := install
 TEST_DEPS :=
 -include mk/*.mk
 
