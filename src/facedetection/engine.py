@@ -62,11 +62,14 @@ class FaceEngine:
         self.settings = settings
         self._pool = InstancePool(lambda: _load_cascade(settings.cascade_path), settings.instances)
 
-    def detect(self, image_bgr: np.ndarray) -> Detections:
+    def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
         s = self.settings
         gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if image_bgr.ndim == 3 else image_bgr
         if s.downscale < 1.0:
-            small_size = (max(1, round(gray.shape[1] * s.downscale)), max(1, round(gray.shape[0] * s.downscale)))
+            small_size = (
+                max(1, round(gray.shape[1] * s.downscale)),
+                max(1, round(gray.shape[0] * s.downscale)),
+            )
             gray = cv2.resize(gray, small_size, interpolation=cv2.INTER_AREA)
         min_side = max(1, round(s.min_size * s.downscale))
         with self._pool.borrow() as cascade:

@@ -27,8 +27,8 @@ class EnvDefaultsParser(argparse.ArgumentParser):
         env: str,
         *,
         default: Any,
-        type: Callable[[str], Any] = str,  # noqa: A002 - mirrors argparse
-        help: str,  # noqa: A002
+        type: Callable[[str], Any] = str,
+        help: str,
         **kwargs: Any,
     ) -> None:
         raw = os.environ.get(env)
@@ -56,20 +56,38 @@ def add_common_flags(parser: EnvDefaultsParser, *, port: int, metrics_port: int)
     parser.env_flag("--host", "BIND_HOST", default="127.0.0.1", help="address to bind the gRPC port to")
     parser.env_flag("--port", "PORT", default=port, type=int, help="gRPC port (0 picks a free one)")
     parser.env_flag(
-        "--metrics-port", "METRICS_PORT", default=metrics_port, type=int, help="Prometheus /metrics port, -1 disables"
+        "--metrics-port",
+        "METRICS_PORT",
+        default=metrics_port,
+        type=int,
+        help="Prometheus /metrics port, -1 disables",
     )
     parser.env_flag("--workers", "WORKERS", default=16, type=int, help="gRPC worker threads")
     parser.env_flag(
-        "--max-frame-bytes", "MAX_FRAME_BYTES", default=8 * 1024 * 1024, type=int, help="largest JPEG frame accepted"
+        "--max-frame-bytes",
+        "MAX_FRAME_BYTES",
+        default=8 * 1024 * 1024,
+        type=int,
+        help="largest JPEG frame accepted",
     )
     parser.env_flag(
-        "--max-pixels", "MAX_PIXELS", default=4096 * 4096, type=int, help="largest frame accepted, width x height"
+        "--max-pixels",
+        "MAX_PIXELS",
+        default=4096 * 4096,
+        type=int,
+        help="largest frame accepted, width x height",
     )
     parser.env_flag(
-        "--shutdown-grace-s", "SHUTDOWN_GRACE_S", default=5.0, type=float, help="drain time for in-flight calls"
+        "--shutdown-grace-s",
+        "SHUTDOWN_GRACE_S",
+        default=5.0,
+        type=float,
+        help="drain time for in-flight calls",
     )
     parser.env_flag("--log-level", "LOG_LEVEL", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.env_flag("--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format")
+    parser.env_flag(
+        "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
+    )
 
 
 def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -21,7 +21,9 @@ class Engine(Protocol):
 
     name: str
 
-    def detect(self, image_bgr: np.ndarray) -> Detections: ...
+    def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
+        """Find objects. `deadline` (time.monotonic seconds) lets queueing engines drop stale work."""
+        ...
 
 
 T = TypeVar("T")

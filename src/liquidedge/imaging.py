@@ -125,7 +125,9 @@ def decode_jpeg(data: bytes, limits: ImageLimits) -> DecodedFrame:
     if image is None:
         raise BadImageError("JPEG could not be decoded (corrupt entropy-coded data)")
     if image.shape[:2] != (height, width):
-        raise BadImageError(f"JPEG header says {width}x{height} but decodes to {image.shape[1]}x{image.shape[0]}")
+        raise BadImageError(
+            f"JPEG header says {width}x{height} but decodes to {image.shape[1]}x{image.shape[0]}"
+        )
     return DecodedFrame(image_bgr=image, decode_ms=decode_ms)
 
 

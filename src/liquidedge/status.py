@@ -60,7 +60,14 @@ def guard(context: grpc.ServicerContext, metrics: ServiceMetrics, method: str) -
     try:
         with metrics.frame_in_flight():
             yield
-    except (AbortError, BadImageError, BadRequestError, FrameTooLargeError, OverloadedError, UnknownUserError) as e:
+    except (
+        AbortError,
+        BadImageError,
+        BadRequestError,
+        FrameTooLargeError,
+        OverloadedError,
+        UnknownUserError,
+    ) as e:
         code = status_for(e)
         log.info("request refused", extra={"method": method, "code": code.name, "reason": str(e)})
         context.abort(code, str(e))

@@ -47,7 +47,11 @@ class YoloEngine:
         self.input_wh = input_wh
         self.settings = settings
 
-    def detect(self, image_bgr: np.ndarray) -> Detections:
+    def warm_up(self) -> None:
+        """Run one blank frame so the first robot frame does not pay for lazy initialisation."""
+        self.detect_batch([np.zeros((self.input_wh[1], self.input_wh[0], 3), np.uint8)])
+
+    def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
         return self.detect_batch([image_bgr])[0]
 
     def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]:
@@ -55,7 +59,9 @@ class YoloEngine:
         if not images_bgr:
             return []
         outputs = self.backend.forward(make_blob(images_bgr, self.input_wh))
-        return [self._postprocess(image, [layer[i] for layer in outputs]) for i, image in enumerate(images_bgr)]
+        return [
+            self._postprocess(image, [layer[i] for layer in outputs]) for i, image in enumerate(images_bgr)
+        ]
 
     def _postprocess(self, image_bgr: np.ndarray, rows: list[np.ndarray]) -> Detections:
         height, width = image_bgr.shape[:2]

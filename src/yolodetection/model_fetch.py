@@ -46,7 +46,9 @@ def sha256_of(path: Path) -> str:
 
 
 def tiny_is_present(dest: Path) -> bool:
-    return all((dest / name).is_file() and sha256_of(dest / name) == digest for name, digest in TINY_SHA256.items())
+    return all(
+        (dest / name).is_file() and sha256_of(dest / name) == digest for name, digest in TINY_SHA256.items()
+    )
 
 
 def fetch_tiny(dest: Path) -> None:
@@ -97,7 +99,9 @@ def fetch_full(dest: Path, timeout_s: float) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dest", default="models", help="directory to write the model files to")
     parser.add_argument("--full", action="store_true", help="also fetch full YOLOv3 (needs the internet)")
     parser.add_argument("--timeout", type=float, default=20.0, help="network timeout in seconds for --full")

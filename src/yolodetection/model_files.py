@@ -37,7 +37,9 @@ class ModelFiles:
 
 
 def read_input_size(cfg_path: Path) -> tuple[int, int]:
-    parser = configparser.ConfigParser(strict=False, comment_prefixes=("#", ";"), inline_comment_prefixes=("#",))
+    parser = configparser.ConfigParser(
+        strict=False, comment_prefixes=("#", ";"), inline_comment_prefixes=("#",)
+    )
     # Darknet repeats section names; only the first [net] section matters here.
     with open(cfg_path, encoding="utf-8") as handle:
         head = []

@@ -1,0 +1,1 @@
+"""The aggregator: fans frames out to the detectors, merges their boxes, answers both protocols."""

@@ -1,0 +1,139 @@
+"""Aggregator service: config → backend channels → fan-out → server (+ live view)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common
+from liquidedge.hostinfo import HostInfo
+from liquidedge.legacy import robot_pb2_grpc
+from liquidedge.logs import configure_logging
+from liquidedge.metrics import ServiceMetrics
+from liquidedge.mjpeg import MjpegServer
+from liquidedge.server import ServiceBinding, create_server
+from liquidedge.service import DETECTOR_SERVICE, ServiceHandle, image_limits, server_options
+from liquidedge.v1 import detection_pb2_grpc
+from objectdetection.backends import EngineBackend
+from objectdetection.fanout import FanOut
+from objectdetection.health_watch import BackendHealthWatcher
+from objectdetection.liveview import LatestFrame
+from objectdetection.servicer import Aggregator, AggregatorServicer, LegacyObjectDetectionServicer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 50051
+DEFAULT_METRICS_PORT = 9151
+
+
+def parse_user_ids(text: str) -> frozenset[int]:
+    return frozenset(int(part) for part in text.split(",") if part.strip())
+
+
+def build_parser() -> EnvDefaultsParser:
+    parser = EnvDefaultsParser(
+        prog="objectdetection", description="Aggregator: fans frames out to the detectors"
+    )
+    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT)
+    parser.env_flag(
+        "--face-addr",
+        "FACEDETECTION_ADDR",
+        default="localhost:50053",
+        help="face service target ('' disables)",
+    )
+    parser.env_flag(
+        "--yolo-addr",
+        "YOLODETECTION_ADDR",
+        default="localhost:50055",
+        help="YOLO service target ('' disables)",
+    )
+    parser.env_flag(
+        "--engine-timeout-ms", "ENGINE_TIMEOUT_MS", default=2000, type=int, help="longest wait for one engine"
+    )
+    parser.env_flag(
+        "--default-max-results",
+        "DEFAULT_MAX_RESULTS",
+        default=100,
+        type=int,
+        help="max_results when a client sends 0",
+    )
+    parser.env_flag(
+        "--allowed-users", "ALLOWED_USER_IDS", default="1", help="legacy user_ids allowed, comma-separated"
+    )
+    parser.env_flag(
+        "--view-port", "VIEW_PORT", default=-1, type=int, help="MJPEG live view port (8088), -1 off"
+    )
+    parser.env_flag(
+        "--health-interval-s",
+        "HEALTH_INTERVAL_S",
+        default=1.0,
+        type=float,
+        help="backend health poll interval",
+    )
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    check_common(parser, args)
+    if not (args.face_addr or args.yolo_addr):
+        parser.error("at least one of --face-addr and --yolo-addr is required")
+    if args.engine_timeout_ms < 1:
+        parser.error(f"--engine-timeout-ms must be positive, got {args.engine_timeout_ms}")
+    if not 1 <= args.default_max_results <= 1000:
+        parser.error(f"--default-max-results must be 1..1000, got {args.default_max_results}")
+    try:
+        parse_user_ids(args.allowed_users)
+    except ValueError:
+        parser.error(f"--allowed-users must be comma-separated integers, got {args.allowed_users!r}")
+
+
+def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceHandle:
+    host = host or HostInfo.detect()
+    metrics = ServiceMetrics("objectdetection")
+    options = server_options(args)
+    targets = {"face": args.face_addr, "yolo": args.yolo_addr}
+    backends = {
+        name: EngineBackend.connect(name, target, options.max_message_bytes)
+        for name, target in targets.items()
+        if target
+    }
+    fanout = FanOut(backends, metrics, engine_timeout_s=args.engine_timeout_ms / 1000.0)
+    latest = LatestFrame() if args.view_port >= 0 else None
+    aggregator = Aggregator(fanout, image_limits(args), observer=latest.observe if latest else None)
+    bindings = (
+        ServiceBinding(
+            AggregatorServicer(aggregator, host, metrics, args.default_max_results),
+            detection_pb2_grpc.add_DetectorServicer_to_server,
+            DETECTOR_SERVICE,
+        ),
+        ServiceBinding(
+            LegacyObjectDetectionServicer(aggregator, host, metrics, parse_user_ids(args.allowed_users)),
+            robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
+            "ObjectDetection",
+        ),
+    )
+    running = create_server(bindings, options)
+    handle = ServiceHandle("objectdetection", running, metrics, metrics.serve(args.host, args.metrics_port))
+    watcher = BackendHealthWatcher(backends, running.set_serving, metrics, args.health_interval_s)
+    watcher.start()
+    handle.closers.append(watcher.stop)
+    handle.closers.extend(backend.close for backend in backends.values())
+    if latest is not None:
+        view = MjpegServer(args.host, args.view_port, latest.render, title="LIQUID EDGE aggregator").start()
+        handle.closers.append(view.stop)
+        handle.view_port = view.port
+    return handle
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    configure_logging("objectdetection", args.log_level, args.log_format)
+    start(args).serve_until_signalled(args.shutdown_grace_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""gRPC mapping for the aggregator: v1 `Detector` and legacy `ObjectDetection/ObjectDetect`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+
+from liquidedge.detections import Detections
+from liquidedge.detector_servicer import frame_deadline
+from liquidedge.errors import BadRequestError, UnknownUserError
+from liquidedge.hostinfo import HostInfo
+from liquidedge.imaging import ImageLimits, check_frame
+from liquidedge.legacy import robot_pb2, robot_pb2_grpc
+from liquidedge.messages import (
+    MAX_RESULTS_LIMIT,
+    DetectOptions,
+    check_max_results,
+    detections_to_proto,
+    legacy_frame_to_v1,
+    legacy_objects,
+    parse_options,
+    served_by,
+)
+from liquidedge.metrics import ServiceMetrics
+from liquidedge.status import guard
+from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from objectdetection.fanout import EngineOutcome, FanOut, merge
+
+# Called after every answered frame with (jpeg, detections); the live view keeps the latest.
+FrameObserver = Callable[[bytes, Detections], None]
+
+
+class Aggregator:
+    """Validate, fan out, merge: the protocol-independent part of an aggregator request."""
+
+    def __init__(
+        self,
+        fanout: FanOut,
+        limits: ImageLimits,
+        observer: FrameObserver | None = None,
+    ) -> None:
+        self.fanout = fanout
+        self.limits = limits
+        self.observer = observer
+
+    def detect(
+        self, frame: detection_pb2.Frame, options: DetectOptions, context: grpc.ServicerContext
+    ) -> tuple[Detections, list[EngineOutcome], tuple[int, int]]:
+        width, height = check_frame(frame.jpeg, self.limits)
+        deadline = frame_deadline(context, options.deadline_ms)
+        budget_s = None if deadline is None else deadline - time.monotonic()
+        outcomes = self.fanout.run(frame, options, budget_s, context)
+        found = merge(outcomes, options)
+        if self.observer is not None:
+            self.observer(frame.jpeg, found)
+        return found, outcomes, (width, height)
+
+
+class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
+    def __init__(
+        self, aggregator: Aggregator, host: HostInfo, metrics: ServiceMetrics, default_max_results: int = 100
+    ) -> None:
+        self.aggregator = aggregator
+        self.host = host
+        self.metrics = metrics
+        self.default_max_results = default_max_results
+
+    def _detect(
+        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
+    ) -> detection_pb2.DetectResponse:
+        start = time.perf_counter()
+        if not request.HasField("frame"):
+            raise BadRequestError("request has no frame")
+        options = parse_options(request, self.aggregator.fanout.engines, self.default_max_results)
+        found, outcomes, (width, height) = self.aggregator.detect(request.frame, options, context)
+        return detection_pb2.DetectResponse(
+            frame_number=request.frame.number,
+            capture_time_us=request.frame.capture_time_us,
+            source_id=request.frame.source_id,
+            detections=detections_to_proto(found),
+            engines=[o.to_proto() for o in outcomes],
+            served_by=served_by(self.host),
+            timings=detection_pb2.Timings(total_ms=(time.perf_counter() - start) * 1000.0),
+            image_width=width,
+            image_height=height,
+        )
+
+    def Detect(
+        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
+    ) -> detection_pb2.DetectResponse:
+        with guard(context, self.metrics, "Detect"):
+            return self._detect(request, context)
+
+    def DetectStream(
+        self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
+    ) -> Iterator[detection_pb2.DetectResponse]:
+        for request in request_iterator:
+            with guard(context, self.metrics, "DetectStream"):
+                response = self._detect(request, context)
+            yield response
+
+
+class LegacyObjectDetectionServicer(robot_pb2_grpc.ObjectDetectionServicer):
+    """The deployed robots' protocol, answered by the same aggregator."""
+
+    def __init__(
+        self, aggregator: Aggregator, host: HostInfo, metrics: ServiceMetrics, allowed_users: frozenset[int]
+    ) -> None:
+        self.aggregator = aggregator
+        self.host = host
+        self.metrics = metrics
+        self.allowed_users = allowed_users
+
+    def _options(self, request: robot_pb2.ObjectDetectionRequest) -> DetectOptions:
+        if request.user_id not in self.allowed_users:
+            raise UnknownUserError(f"user_id {request.user_id} is not allowed on this mesh")
+        wanted = [name for name, flag in (("face", request.wantface), ("yolo", request.wantyolo)) if flag]
+        if not wanted:
+            raise BadRequestError("request asks for no engine: set wantface and/or wantyolo to 1")
+        unavailable = [name for name in wanted if name not in self.aggregator.fanout.engines]
+        if unavailable:
+            raise BadRequestError(f"engine(s) {unavailable} are not configured on this aggregator")
+        # Legacy max_results: 0 means no limit.
+        max_results = check_max_results(request.max_results, MAX_RESULTS_LIMIT)
+        return DetectOptions(tuple(wanted), max_results, 0.0, ())
+
+    def ObjectDetect(
+        self, request: robot_pb2.ObjectDetectionRequest, context: grpc.ServicerContext
+    ) -> robot_pb2.ObjectDetectionResponse:
+        with guard(context, self.metrics, "ObjectDetect"):
+            options = self._options(request)
+            frame = legacy_frame_to_v1(request.frame, source_id=f"legacy-user-{request.user_id}")
+            found, _outcomes, _size = self.aggregator.detect(frame, options, context)
+            return robot_pb2.ObjectDetectionResponse(
+                number=request.frame.number,
+                timestamp=request.frame.timestamp,
+                objects=legacy_objects(found),
+                ipv4=self.host.ipv4_int,
+                name=self.host.hostname,
+            )
