@@ -1,0 +1,239 @@
+"""The aggregator and both detectors as real gRPC servers on loopback, driven like a robot."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Callable
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from conftest import start_aggregator, start_face, start_yolo
+from liquidedge.legacy import robot_pb2, robot_pb2_grpc
+from liquidedge.samples import SampleFrame
+from liquidedge.service import ServiceHandle
+from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+
+Channel = Callable[[int], grpc.Channel]
+
+
+def request(jpeg: bytes, number: int = 7, **kwargs: object) -> detection_pb2.DetectRequest:
+    frame = detection_pb2.Frame(number=number, capture_time_us=123_456_789, jpeg=jpeg, source_id="robot-1")
+    return detection_pb2.DetectRequest(frame=frame, **kwargs)
+
+
+def test_v1_detect_returns_the_face_and_every_engine_status(
+    aggregator_service: ServiceHandle, channel_to: Channel, astronaut_jpeg: bytes
+) -> None:
+    stub = detection_pb2_grpc.DetectorStub(channel_to(aggregator_service.port))
+    reply = stub.Detect(request(astronaut_jpeg), timeout=10)
+    assert (reply.frame_number, reply.capture_time_us, reply.source_id) == (7, 123_456_789, "robot-1")
+    faces = [d for d in reply.detections if d.label == "face"]
+    assert len(faces) == 1 and faces[0].engine == "face" and faces[0].box.width > 80
+    assert {e.engine: e.code for e in reply.engines} == {"face": "OK", "yolo": "OK"}
+    assert all(e.ok and e.served_by.hostname for e in reply.engines)
+    assert reply.served_by.hostname and reply.served_by.address
+    assert (reply.image_width, reply.image_height) == (640, 480)
+    assert reply.timings.total_ms > 0
+
+
+def test_yolo_objects_come_through_the_mesh(
+    aggregator_service: ServiceHandle, channel_to: Channel, frames: dict[str, SampleFrame]
+) -> None:
+    stub = detection_pb2_grpc.DetectorStub(channel_to(aggregator_service.port))
+    reply = stub.Detect(request(frames["camera"].jpeg, engines=["yolo"]), timeout=10)
+    assert [e.engine for e in reply.engines] == ["yolo"]
+    assert "person" in {d.label for d in reply.detections}
+    assert all(d.engine == "yolo" for d in reply.detections)
+
+
+@pytest.mark.parametrize(
+    ("frame", "options", "check"),
+    [
+        ("astronaut", {"classes": ["face"]}, lambda labels: labels == ["face"]),  # class filter
+        ("astronaut", {"classes": ["person"]}, lambda labels: labels == []),  # the face is dropped
+        ("camera", {"classes": ["person"]}, lambda labels: labels and set(labels) == {"person"}),
+        ("camera", {}, lambda labels: labels.count("person") >= 2),  # the baseline for the next case
+        ("camera", {"max_results": 1}, lambda labels: labels == ["person"]),  # top-1 over both engines
+        ("astronaut", {"min_confidence": 0.99}, lambda labels: labels == []),  # nothing that sure
+        ("camera", {"engines": ["face"]}, lambda labels: "person" not in labels),  # YOLO not asked
+    ],
+)
+def test_filters(
+    aggregator_service: ServiceHandle,
+    channel_to: Channel,
+    frames: dict[str, SampleFrame],
+    frame: str,
+    options: dict,
+    check: Callable[[list[str]], bool],
+) -> None:
+    stub = detection_pb2_grpc.DetectorStub(channel_to(aggregator_service.port))
+    reply = stub.Detect(request(frames[frame].jpeg, **options), timeout=10)
+    assert check([d.label for d in reply.detections]), [d.label for d in reply.detections]
+
+
+def test_stream_answers_every_frame_in_order(
+    aggregator_service: ServiceHandle, channel_to: Channel, frames: dict[str, SampleFrame]
+) -> None:
+    stub = detection_pb2_grpc.DetectorStub(channel_to(aggregator_service.port))
+    sent = [request(frame.jpeg, number=i) for i, frame in enumerate(frames.values())]
+    replies = list(stub.DetectStream(iter(sent), timeout=30))
+    assert [r.frame_number for r in replies] == list(range(len(sent)))
+
+
+def test_legacy_object_detect_with_generated_stubs(
+    aggregator_service: ServiceHandle, channel_to: Channel, astronaut_jpeg: bytes
+) -> None:
+    stub = robot_pb2_grpc.ObjectDetectionStub(channel_to(aggregator_service.port))
+    frame = robot_pb2.VideoFrame(number=42, timestamp=1_700_000_000_123, img=astronaut_jpeg)
+    reply = stub.ObjectDetect(
+        robot_pb2.ObjectDetectionRequest(user_id=1, frame=frame, wantface=1, wantyolo=1), timeout=10
+    )
+    assert (reply.number, reply.timestamp) == (42, 1_700_000_000_123)
+    faces = [o for o in reply.objects if o.name == "face"]
+    assert len(faces) == 1 and faces[0].eng == robot_pb2.DetectedObject.FACE
+    assert reply.ipv4 != 0 and reply.name
+
+
+@pytest.mark.parametrize(
+    ("service", "legacy_call"),
+    [
+        (
+            "face",
+            lambda ch, f: robot_pb2_grpc.FaceDetectionStub(ch).FaceDetect(
+                robot_pb2.FaceDetectionRequest(frame=f)
+            ),
+        ),
+        (
+            "yolo",
+            lambda ch, f: robot_pb2_grpc.YoloDetectionStub(ch).YoloDetect(
+                robot_pb2.YoloDetectionRequest(frame=f)
+            ),
+        ),
+    ],
+)
+def test_legacy_detector_services(
+    face_service: ServiceHandle,
+    yolo_service: ServiceHandle,
+    channel_to: Channel,
+    frames: dict[str, SampleFrame],
+    service: str,
+    legacy_call: Callable,
+) -> None:
+    port = {"face": face_service.port, "yolo": yolo_service.port}[service]
+    image = frames["astronaut" if service == "face" else "camera"].jpeg
+    reply = legacy_call(channel_to(port), robot_pb2.VideoFrame(number=3, timestamp=99, img=image))
+    found = reply.faces if service == "face" else reply.yolos
+    assert (reply.number, reply.timestamp) == (3, 99) and len(found) >= 1
+
+
+def health_status(channel: grpc.Channel, service: str = "") -> int:
+    return (
+        health_pb2_grpc.HealthStub(channel)
+        .Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+        .status
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_partial_answers_while_yolo_is_down_and_recovery_without_restart(
+    model_dir: str, channel_to: Channel, astronaut_jpeg: bytes
+) -> None:
+    face = start_face()
+    yolo = start_yolo(model_dir)
+    yolo_port = yolo.port
+    aggregator = start_aggregator(
+        f"127.0.0.1:{face.port}", f"127.0.0.1:{yolo_port}", "--engine-timeout-ms", "1500"
+    )
+    try:
+        stub = detection_pb2_grpc.DetectorStub(channel_to(aggregator.port))
+        assert {e.code for e in stub.Detect(request(astronaut_jpeg), timeout=10).engines} == {"OK"}
+
+        yolo.stop(0)
+        started = time.monotonic()
+        reply = stub.Detect(request(astronaut_jpeg), timeout=3)
+        elapsed = time.monotonic() - started
+        statuses = {e.engine: e for e in reply.engines}
+        assert statuses["face"].ok and not statuses["yolo"].ok
+        assert statuses["yolo"].code in {"UNAVAILABLE", "DEADLINE_EXCEEDED"} and statuses["yolo"].error
+        assert [d.label for d in reply.detections] == ["face"]
+        assert elapsed < 3.0  # answered within the client's deadline, not hung on the dead engine
+        # The aggregator still has a working engine, so it stays SERVING.
+        assert wait_for(
+            lambda: health_status(channel_to(aggregator.port)) == health_pb2.HealthCheckResponse.SERVING
+        )
+
+        yolo = start_yolo(model_dir, "--port", str(yolo_port))
+
+        def full_answer() -> bool:
+            engines = stub.Detect(request(astronaut_jpeg), timeout=5).engines
+            return all(e.ok for e in engines)
+
+        assert wait_for(full_answer, timeout_s=15), "full answers did not resume after YOLO came back"
+    finally:
+        aggregator.stop(0)
+        yolo.stop(0)
+        face.stop(0)
+
+
+def test_every_engine_down_is_unavailable_and_not_serving(channel_to: Channel, astronaut_jpeg: bytes) -> None:
+    face = start_face()
+    aggregator = start_aggregator(f"127.0.0.1:{face.port}", "127.0.0.1:1")
+    try:
+        channel = channel_to(aggregator.port)
+        assert wait_for(lambda: health_status(channel) == health_pb2.HealthCheckResponse.SERVING)
+        face.stop(0)
+        assert wait_for(lambda: health_status(channel) == health_pb2.HealthCheckResponse.NOT_SERVING)
+        with pytest.raises(grpc.RpcError) as error:
+            detection_pb2_grpc.DetectorStub(channel).Detect(request(astronaut_jpeg), timeout=5)
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "every requested engine failed" in error.value.details()
+    finally:
+        aggregator.stop(0)
+
+
+def test_health_and_metrics_endpoints(
+    aggregator_service: ServiceHandle, channel_to: Channel, astronaut_jpeg: bytes
+) -> None:
+    channel = channel_to(aggregator_service.port)
+    for service in ("", "liquidedge.v1.Detector", "ObjectDetection"):
+        assert health_status(channel, service) == health_pb2.HealthCheckResponse.SERVING
+    detection_pb2_grpc.DetectorStub(channel).Detect(request(astronaut_jpeg), timeout=10)
+    url = f"http://127.0.0.1:{aggregator_service.metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert 'liquidedge_requests_total{code="OK",method="Detect",service="objectdetection"}' in text
+    assert 'liquidedge_engine_latency_seconds_bucket{engine="face"' in text
+    assert "liquidedge_frames_in_flight" in text
+    assert 'liquidedge_backend_up{engine="yolo",service="objectdetection"} 1.0' in text
+
+
+def test_live_view_serves_the_latest_frame_with_boxes(
+    face_service: ServiceHandle, yolo_service: ServiceHandle, astronaut_jpeg: bytes, channel_to: Channel
+) -> None:
+    aggregator = start_aggregator(
+        f"127.0.0.1:{face_service.port}", f"127.0.0.1:{yolo_service.port}", "--view-port", "0"
+    )
+    try:
+        assert aggregator.view_port
+        base = f"http://127.0.0.1:{aggregator.view_port}"
+        assert "/stream" in urllib.request.urlopen(base + "/", timeout=5).read().decode()
+        detection_pb2_grpc.DetectorStub(channel_to(aggregator.port)).Detect(
+            request(astronaut_jpeg), timeout=10
+        )
+        jpeg = urllib.request.urlopen(base + "/frame.jpg", timeout=5).read()
+        assert jpeg[:2] == b"\xff\xd8" and jpeg != astronaut_jpeg
+        with urllib.request.urlopen(base + "/stream", timeout=5) as stream:
+            assert "multipart/x-mixed-replace" in stream.headers["Content-Type"]
+            assert b"\xff\xd8" in stream.read(4096)
+    finally:
+        aggregator.stop(0)
