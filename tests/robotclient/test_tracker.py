@@ -25,7 +25,9 @@ def test_ids_are_stable_while_objects_move() -> None:
     first = tracker.update(dets((0, 0, 100, 200), (300, 0, 400, 200)))
     ids = {t.track_id for t in first}
     for step in range(1, 10):
-        tracks = tracker.update(dets((step * 5, 0, 100 + step * 5, 200), (300 - step * 5, 0, 400 - step * 5, 200)))
+        tracks = tracker.update(
+            dets((step * 5, 0, 100 + step * 5, 200), (300 - step * 5, 0, 400 - step * 5, 200))
+        )
         assert {t.track_id for t in tracks} == ids
     left = min(tracks, key=lambda t: t.xyxy[0])
     assert left.track_id == min(ids)

@@ -1,0 +1,141 @@
+"""A fake mesh for the robot client's tests: real gRPC on loopback, scripted answers.
+
+It speaks both protocols, answers after a fixed delay with fixed boxes and fixed engine
+latencies (so a benchmark's summary has known numbers), can refuse chosen frames with a
+status code, and can be stopped and restarted on the same port (the kill-the-mesh test).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+
+from liquidedge.legacy import robot_pb2, robot_pb2_grpc
+from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+
+BOX = detection_pb2.Box(x=280, y=120, width=80, height=200)
+ENGINE_LATENCY_MS = {"face": 7.5, "yolo": 21.0}
+
+
+@dataclass
+class Script:
+    """What the fake does. Mutable on purpose: a test changes it between phases."""
+
+    delay_s: float = 0.0
+    # frame number -> status code to refuse it with
+    refuse: dict[int, grpc.StatusCode] = field(default_factory=dict)
+    # frames whose answer never comes (a hung mesh)
+    hang: set[int] = field(default_factory=set)
+    boxes: Callable[[int], list[detection_pb2.Detection]] = lambda number: [
+        detection_pb2.Detection(
+            label="person",
+            engine="yolo",
+            confidence=0.9,
+            box=BOX,
+            center_color=detection_pb2.Color(r=10, g=20, b=30),
+        )
+    ]
+
+
+class FakeDetector(detection_pb2_grpc.DetectorServicer, robot_pb2_grpc.ObjectDetectionServicer):
+    def __init__(self, script: Script, hostname: str) -> None:
+        self.script = script
+        self.hostname = hostname
+        self.seen: list[int] = []
+        self.lock = threading.Lock()
+
+    def _answer(
+        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
+    ) -> detection_pb2.DetectResponse:
+        number = request.frame.number
+        with self.lock:
+            self.seen.append(number)
+        if number in self.script.hang:
+            while context.is_active():
+                time.sleep(0.01)
+            context.abort(grpc.StatusCode.CANCELLED, "hung")
+        if number in self.script.refuse:
+            context.abort(self.script.refuse[number], f"frame {number} refused by the fake")
+        time.sleep(self.script.delay_s)
+        return detection_pb2.DetectResponse(
+            frame_number=number,
+            capture_time_us=request.frame.capture_time_us,
+            source_id=request.frame.source_id,
+            detections=self.script.boxes(number),
+            engines=[
+                detection_pb2.EngineStatus(engine=name, ok=True, code="OK", latency_ms=ms)
+                for name, ms in ENGINE_LATENCY_MS.items()
+            ],
+            served_by=detection_pb2.ServedBy(hostname=self.hostname, address="10.0.0.7"),
+            image_width=640,
+            image_height=480,
+        )
+
+    def Detect(self, request, context):
+        return self._answer(request, context)
+
+    def DetectStream(self, request_iterator, context) -> Iterator[detection_pb2.DetectResponse]:
+        for request in request_iterator:
+            yield self._answer(request, context)
+
+    def ObjectDetect(self, request, context):
+        v1 = detection_pb2.DetectRequest(
+            frame=detection_pb2.Frame(number=request.frame.number, capture_time_us=request.frame.timestamp)
+        )
+        answer = self._answer(v1, context)
+        return robot_pb2.ObjectDetectionResponse(
+            number=answer.frame_number,
+            timestamp=answer.capture_time_us,
+            objects=[
+                robot_pb2.DetectedObject(
+                    name=d.label,
+                    eng=robot_pb2.DetectedObject.YOLO
+                    if d.engine == "yolo"
+                    else robot_pb2.DetectedObject.FACE,
+                    confidence=d.confidence,
+                    x=d.box.x,
+                    y=d.box.y,
+                    w=d.box.width,
+                    h=d.box.height,
+                    r=d.center_color.r,
+                    g=d.center_color.g,
+                    b=d.center_color.b,
+                )
+                for d in answer.detections
+            ],
+            ipv4=0x0A000007,
+            name=self.hostname,
+        )
+
+
+class FakeMesh:
+    """A fake aggregator on 127.0.0.1; `stop()` then `start()` reuses the same port."""
+
+    def __init__(self, script: Script | None = None, hostname: str = "edge-a") -> None:
+        self.script = script or Script()
+        self.servicer = FakeDetector(self.script, hostname)
+        self.port = 0
+        self._server: grpc.Server | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> FakeMesh:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        detection_pb2_grpc.add_DetectorServicer_to_server(self.servicer, server)
+        robot_pb2_grpc.add_ObjectDetectionServicer_to_server(self.servicer, server)
+        self.port = server.add_insecure_port(f"127.0.0.1:{self.port}")
+        server.start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(0).wait()
+            self._server = None
