@@ -1,0 +1,701 @@
+"""Render the kustomize overlays and check what they say against each other and against the code.
+
+Each `check_*` function takes the rendered objects of one overlay and returns a list of
+problems (empty when all is well), so the tests can both assert a clean render and show that a
+deliberately broken one is caught. The facts about the programs (flags, environment variables,
+default ports) are read from the programs themselves through `programs()`, never copied here.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+KUBE = REPO / "kube"
+OVERLAYS = ("edge-local", "scaled", "scaled-cpu")
+TOOLS = REPO / ".venv" / "tools"
+KUBECTL = Path(os.environ.get("KUBECTL", TOOLS / "kubectl"))
+ISTIO_NODE_MODULES = TOOLS / "istio" / "node_modules"
+ISTIO_VALIDATOR = Path(__file__).resolve().parent / "tools" / "istio_validate.mjs"
+KUBERNETES_VERSION = "1.35.0"
+IMAGE_REPO = "liquidedge"
+
+# Set by the kubelet from the downward API, read by liquidedge.hostinfo (not flags).
+DOWNWARD_ENV = {"POD_NAME": "metadata.name", "POD_IP": "status.podIP"}
+WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_NODE_LABEL = "nvidia.com/gpu.present"
+GATEWAY_PRINCIPAL = re.compile(r"^cluster\.local/ns/istio-[a-z-]+/sa/istio-ingressgateway(-service-account)?$")
+
+Obj = dict[str, Any]
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+class ToolMissing(RuntimeError):
+    pass
+
+
+def require_tools() -> None:
+    if not KUBECTL.is_file():
+        raise ToolMissing(f"{KUBECTL} is missing: run `make deploy-tools` (make test does it)")
+    if not (ISTIO_NODE_MODULES / "@kubernetes-models" / "istio").is_dir():
+        raise ToolMissing(f"Istio schemas missing from {ISTIO_NODE_MODULES}: run `make deploy-tools`")
+
+
+@functools.cache
+def render_text(overlay: str) -> str:
+    require_tools()
+    result = subprocess.run(
+        [str(KUBECTL), "kustomize", str(KUBE / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {overlay} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def render(overlay: str) -> list[Obj]:
+    """A fresh deep copy each call, so a test may mutate what it gets."""
+    return copy.deepcopy([doc for doc in yaml.safe_load_all(render_text(overlay)) if doc])
+
+
+# ---- schema validation -------------------------------------------------------------------------
+
+
+def is_istio(obj: Obj) -> bool:
+    return obj["apiVersion"].split("/")[0].endswith(".istio.io")
+
+
+def kubernetes_schema_problems(objects: list[Obj]) -> list[str]:
+    """Every non-Istio object against the Kubernetes schema, strict (unknown fields are errors)."""
+    import kubernetes_validate
+
+    problems = []
+    for obj in objects:
+        if is_istio(obj):
+            continue
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path)
+            problems.append(f"{ref(obj)}: {path}: {error.message}")
+        except kubernetes_validate.SchemaNotFoundError as error:
+            problems.append(f"{ref(obj)}: {error.message}")
+    return problems
+
+
+def istio_schema_problems(objects: list[Obj]) -> list[str]:
+    """Every Istio object against the Istio CRD schemas, with unknown fields as errors."""
+    istio = [obj for obj in objects if is_istio(obj)]
+    if not istio:
+        return []
+    result = subprocess.run(
+        ["node", str(ISTIO_VALIDATOR), str(ISTIO_NODE_MODULES)],
+        input=json.dumps(istio),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"Istio validator failed:\n{result.stderr}")
+    return [f"{ref(obj)}: {error}" for obj, out in zip(istio, json.loads(result.stdout), strict=True) for error in out["errors"]]
+
+
+# ---- what the code says --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Program:
+    """One of our programs as its own code describes it."""
+
+    name: str
+    grpc_port: int
+    metrics_port: int
+    env_flags: dict[str, Any]  # env name -> argparse action
+    check_args: Callable[..., None]
+    build_parser: Callable[[], Any]
+
+
+@functools.cache
+def programs() -> dict[str, Program]:
+    import importlib
+
+    found = {}
+    for name in ("objectdetection", "facedetection", "yolodetection"):
+        main = importlib.import_module(f"{name}.__main__")
+        parser = main.build_parser()
+        actions = {action.option_strings[0]: action for action in parser._actions if action.option_strings}
+        env_flags = {env: actions[flag] for flag, env in parser.env_names.items()}
+        check = getattr(main, "check_args", None) or importlib.import_module("liquidedge.config").check_common
+        found[name] = Program(
+            name=name,
+            grpc_port=main.DEFAULT_PORT,
+            metrics_port=main.DEFAULT_METRICS_PORT,
+            env_flags=env_flags,
+            check_args=check,
+            build_parser=main.build_parser,
+        )
+    return found
+
+
+def project_version() -> str:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+
+
+# ---- navigating rendered objects ----------------------------------------------------------------
+
+
+def ref(obj: Obj) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def of_kind(objects: list[Obj], *kinds: str) -> list[Obj]:
+    return [obj for obj in objects if obj["kind"] in kinds]
+
+
+def by_name(objects: list[Obj], kind: str) -> dict[str, Obj]:
+    return {obj["metadata"]["name"]: obj for obj in of_kind(objects, kind)}
+
+
+def workloads(objects: list[Obj]) -> list[Obj]:
+    return of_kind(objects, *WORKLOAD_KINDS)
+
+
+def pod_spec(workload: Obj) -> Obj:
+    return workload["spec"]["template"]["spec"]
+
+
+def pod_labels(workload: Obj) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"].get("labels", {})
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
+
+
+def program_of(container: Obj) -> str | None:
+    """Which of our programs a container runs, from its image: liquidedge/<program>[-cuda]:<tag>."""
+    match = re.match(rf"^{IMAGE_REPO}/([a-z]+?)(-cuda)?:", container.get("image", ""))
+    return match.group(1) if match and match.group(1) in programs() else None
+
+
+def containers(objects: list[Obj]) -> Iterator[tuple[Obj, Obj, str]]:
+    """(workload, container, program) for every container that runs one of our programs."""
+    for workload in workloads(objects):
+        for container in pod_spec(workload)["containers"]:
+            program = program_of(container)
+            if program:
+                yield workload, container, program
+
+
+def container_env(objects: list[Obj], container: Obj) -> dict[str, str]:
+    """The environment the container starts with (downward API values stand in as placeholders)."""
+    maps = by_name(objects, "ConfigMap")
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        name = source.get("configMapRef", {}).get("name")
+        if name in maps:
+            env.update({k: str(v) for k, v in maps[name].get("data", {}).items()})
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = str(var["value"])
+        elif "fieldRef" in var.get("valueFrom", {}):
+            env[var["name"]] = "10.0.0.7" if var["name"] == "POD_IP" else "pod-0"
+    return env
+
+
+def named_ports(workload: Obj) -> dict[str, int]:
+    return {
+        port["name"]: port["containerPort"]
+        for container in pod_spec(workload)["containers"]
+        for port in container.get("ports", [])
+        if "name" in port
+    }
+
+
+def all_container_ports(workload: Obj) -> set[int]:
+    return {port["containerPort"] for c in pod_spec(workload)["containers"] for port in c.get("ports", [])}
+
+
+def int_env(env: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        return -2
+
+
+def service_fqdn(service: Obj) -> str:
+    return f"{service['metadata']['name']}.{service['metadata'].get('namespace', 'default')}.svc.cluster.local"
+
+
+# ---- cross-reference checks -------------------------------------------------------------------------
+
+
+def check_services_select_pods(objects: list[Obj]) -> list[str]:
+    """Every Service selects a pod template, and every target port exists in each pod it selects."""
+    problems = []
+    for service in of_kind(objects, "Service"):
+        selector = service["spec"].get("selector", {})
+        matched = [w for w in workloads(objects) if selects(selector, pod_labels(w))]
+        if not matched:
+            problems.append(f"{ref(service)}: selector {selector} matches no pod template")
+        for port in service["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            for workload in matched:
+                known = named_ports(workload) if isinstance(target, str) else all_container_ports(workload)
+                if target not in known:
+                    problems.append(f"{ref(service)}: targetPort {target!r} is not a container port of {ref(workload)}")
+    return problems
+
+
+def check_grpc_port_naming(objects: list[Obj]) -> list[str]:
+    """gRPC ports named grpc[-suffix] with appProtocol grpc (Istio's protocol selection), names unique."""
+    grpc_ports = {p.grpc_port for p in programs().values()}
+    problems = []
+    for service in of_kind(objects, "Service"):
+        for port in service["spec"].get("ports", []):
+            if port["port"] in grpc_ports:
+                if not re.fullmatch(r"grpc(-[a-z0-9-]+)?", port.get("name", "")):
+                    problems.append(f"{ref(service)}: gRPC port {port['port']} is named {port.get('name')!r}, not grpc")
+                if port.get("appProtocol") != "grpc":
+                    problems.append(f"{ref(service)}: gRPC port {port['port']} lacks appProtocol: grpc")
+    for workload in workloads(objects):
+        names = [p["name"] for c in pod_spec(workload)["containers"] for p in c.get("ports", []) if "name" in p]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            problems.append(f"{ref(workload)}: port names {duplicates} repeat within the pod")
+        for workload_, container, program in containers([workload]):
+            grpc_names = [p["name"] for p in container.get("ports", []) if p["containerPort"] == programs()[program].grpc_port]
+            if not grpc_names or not grpc_names[0].startswith("grpc"):
+                problems.append(f"{ref(workload_)}/{container['name']}: gRPC container port not named grpc*")
+    return problems
+
+
+def check_ports_match_code(objects: list[Obj]) -> list[str]:
+    """Container ports, the PORT/METRICS_PORT it is configured with and the code's defaults agree."""
+    problems = []
+    for workload, container, program in containers(objects):
+        code = programs()[program]
+        env = container_env(objects, container)
+        where = f"{ref(workload)}/{container['name']}"
+        grpc_port = int_env(env, "PORT", code.grpc_port)
+        metrics_port = int_env(env, "METRICS_PORT", code.metrics_port)
+        declared = {p["containerPort"] for p in container.get("ports", [])}
+        if grpc_port != code.grpc_port:
+            problems.append(f"{where}: PORT={grpc_port} but {program} defaults to {code.grpc_port}")
+        if metrics_port != code.metrics_port:
+            problems.append(f"{where}: METRICS_PORT={metrics_port} but {program} defaults to {code.metrics_port}")
+        for port in (grpc_port, metrics_port):
+            if port not in declared:
+                problems.append(f"{where}: listens on {port} but declares container ports {sorted(declared)}")
+        if env.get("BIND_HOST") not in ("0.0.0.0", "::"):
+            problems.append(f"{where}: BIND_HOST={env.get('BIND_HOST')!r}: probes and the sidecar need 0.0.0.0")
+    return problems
+
+
+def check_probes(objects: list[Obj], health_names: dict[str, set[str]] | None = None) -> list[str]:
+    """Startup, readiness and liveness on every program, on its gRPC port, asking services it serves."""
+    problems = []
+    for workload, container, program in containers(objects):
+        where = f"{ref(workload)}/{container['name']}"
+        grpc_port = int_env(container_env(objects, container), "PORT", programs()[program].grpc_port)
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+            probe = container.get(kind)
+            if probe is None:
+                problems.append(f"{where}: no {kind}")
+                continue
+            handler = probe.get("grpc") or probe.get("tcpSocket")
+            if handler is None:
+                problems.append(f"{where}: {kind} is neither grpc nor tcpSocket")
+                continue
+            if handler.get("port") != grpc_port:
+                problems.append(f"{where}: {kind} probes port {handler.get('port')}, the program serves {grpc_port}")
+            if "grpc" in probe and health_names is not None:
+                service = probe["grpc"].get("service", "")
+                if service not in health_names[program]:
+                    problems.append(f"{where}: {kind} asks health for {service!r}, {program} registers {sorted(health_names[program])}")
+        if "grpc" not in container.get("readinessProbe", {}):
+            problems.append(f"{where}: readiness must ask grpc.health.v1 (it knows when the model is loaded)")
+    return problems
+
+
+def check_env_is_known_to_code(objects: list[Obj]) -> list[str]:
+    """Every variable a container gets is a flag's twin of the program it runs (or downward API)."""
+    problems = []
+    for workload, container, program in containers(objects):
+        flags = programs()[program].env_flags
+        for name, value in container_env(objects, container).items():
+            where = f"{ref(workload)}/{container['name']}"
+            if name in DOWNWARD_ENV:
+                continue
+            if name not in flags:
+                problems.append(f"{where}: {name} is not an environment variable {program} reads")
+                continue
+            action = flags[name]
+            try:
+                parsed = action.type(value) if action.type else value
+            except (TypeError, ValueError) as error:
+                problems.append(f"{where}: {name}={value!r} does not parse: {error}")
+                continue
+            if action.choices is not None and parsed not in action.choices:
+                problems.append(f"{where}: {name}={value!r} is not one of {list(action.choices)}")
+        for var in container.get("env", []):
+            field = var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+            if var["name"] in DOWNWARD_ENV and field != DOWNWARD_ENV[var["name"]]:
+                problems.append(f"{ref(workload)}/{container['name']}: {var['name']} must come from {DOWNWARD_ENV[var['name']]}")
+        missing = set(DOWNWARD_ENV) - {var["name"] for var in container.get("env", [])}
+        if missing:
+            problems.append(f"{ref(workload)}/{container['name']}: {sorted(missing)} not set (the answer names the pod)")
+    return problems
+
+
+def check_config_refs(objects: list[Obj]) -> list[str]:
+    """ConfigMaps and ServiceAccounts that pods name exist."""
+    maps, accounts = by_name(objects, "ConfigMap"), by_name(objects, "ServiceAccount")
+    problems = []
+    for workload in workloads(objects):
+        spec = pod_spec(workload)
+        if spec.get("serviceAccountName") not in accounts:
+            problems.append(f"{ref(workload)}: service account {spec.get('serviceAccountName')!r} is not defined")
+        for container in spec["containers"]:
+            for source in container.get("envFrom", []):
+                name = source.get("configMapRef", {}).get("name")
+                if name not in maps:
+                    problems.append(f"{ref(workload)}/{container['name']}: ConfigMap {name!r} is not defined")
+    return problems
+
+
+def check_pod_hardening(objects: list[Obj]) -> list[str]:
+    """Non-root, read-only root with a writable /tmp, no privilege, requests and limits, no service links."""
+    problems = []
+    for workload in workloads(objects):
+        spec = pod_spec(workload)
+        where = ref(workload)
+        if spec.get("enableServiceLinks") is not False:
+            problems.append(f"{where}: enableServiceLinks must be false (YOLODETECTION_PORT would collide)")
+        if spec.get("securityContext", {}).get("runAsNonRoot") is not True:
+            problems.append(f"{where}: runAsNonRoot is not set")
+        if spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{where}: mounts a service account token it does not need")
+        tmp_volumes = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
+        for container in spec["containers"]:
+            cwhere = f"{where}/{container['name']}"
+            context = container.get("securityContext", {})
+            if context.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{cwhere}: root filesystem is writable")
+            if context.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{cwhere}: allowPrivilegeEscalation is not false")
+            if context.get("capabilities", {}).get("drop") != ["ALL"]:
+                problems.append(f"{cwhere}: capabilities are not all dropped")
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            if mounts.get("/tmp") not in tmp_volumes:
+                problems.append(f"{cwhere}: /tmp is not a writable emptyDir")
+            resources = container.get("resources", {})
+            for bound in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    if resource not in resources.get(bound, {}):
+                        problems.append(f"{cwhere}: no {resource} {bound[:-1]}")
+    return problems
+
+
+def check_shutdown_fits_grace(objects: list[Obj]) -> list[str]:
+    """The pod's grace period outlasts the program's drain (SHUTDOWN_GRACE_S) and the sidecar's."""
+    problems = []
+    for workload, container, _program in containers(objects):
+        grace = pod_spec(workload).get("terminationGracePeriodSeconds", 30)
+        drain = float(container_env(objects, container).get("SHUTDOWN_GRACE_S", "5"))
+        if grace < drain + 5:
+            problems.append(f"{ref(workload)}: terminationGracePeriodSeconds {grace} < SHUTDOWN_GRACE_S {drain} + 5")
+    return problems
+
+
+def check_prometheus_annotations(objects: list[Obj]) -> list[str]:
+    problems = []
+    for workload in workloads(objects):
+        notes = workload["spec"]["template"]["metadata"].get("annotations", {})
+        where = ref(workload)
+        if notes.get("prometheus.io/scrape") != "true":
+            problems.append(f"{where}: no prometheus.io/scrape annotation")
+            continue
+        metrics_ports = set()
+        for _w, container, program in containers([workload]):
+            metrics_ports.add(int_env(container_env(objects, container), "METRICS_PORT", programs()[program].metrics_port))
+        if not notes.get("prometheus.io/port", "").isdigit() or int(notes["prometheus.io/port"]) not in metrics_ports:
+            problems.append(f"{where}: prometheus.io/port {notes.get('prometheus.io/port')!r} is not a metrics port {sorted(metrics_ports)}")
+        if notes.get("prometheus.io/path") != "/metrics":
+            problems.append(f"{where}: prometheus.io/path is not /metrics")
+    return problems
+
+
+def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
+    """FACEDETECTION_ADDR / YOLODETECTION_ADDR point at something that serves that detector."""
+    problems = []
+    services = by_name(objects, "Service")
+    wanted = {"FACEDETECTION_ADDR": "facedetection", "YOLODETECTION_ADDR": "yolodetection"}
+    for workload, container, program in containers(objects):
+        if program != "objectdetection":
+            continue
+        env = container_env(objects, container)
+        for variable, detector in wanted.items():
+            target = env.get(variable, str(programs()[program].env_flags[variable].default))
+            where = f"{ref(workload)}: {variable}={target}"
+            port = programs()[detector].grpc_port
+            if match := re.fullmatch(r"(localhost|127\.0\.0\.1):(\d+)", target):
+                peers = [program_of(c) for c in pod_spec(workload)["containers"]]
+                if int(match.group(2)) != port or detector not in peers:
+                    problems.append(f"{where}: no {detector} container on that port in the same pod")
+            elif match := re.fullmatch(r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target):
+                service = services.get(match.group(1))
+                if service is None or service["metadata"].get("namespace") != match.group(2):
+                    problems.append(f"{where}: no such Service")
+                    continue
+                if service["spec"].get("clusterIP") != "None":
+                    problems.append(f"{where}: Service is not headless, round_robin would see one address")
+                if int(match.group(3)) not in {p["port"] for p in service["spec"]["ports"]}:
+                    problems.append(f"{where}: Service has no port {match.group(3)}")
+                backing = [w for w in workloads(objects) if selects(service["spec"]["selector"], pod_labels(w))]
+                if not any(program_of(c) == detector for w in backing for c in pod_spec(w)["containers"]):
+                    problems.append(f"{where}: Service does not select {detector} pods")
+            else:
+                problems.append(f"{where}: neither localhost nor dns:///<svc>.<ns>.svc.cluster.local")
+    return problems
+
+
+def check_scaling_objects(objects: list[Obj]) -> list[str]:
+    """HPAs scale workloads that exist (and that leave replicas to them); PDBs select pods."""
+    problems = []
+    names = {(w["kind"], w["metadata"]["name"]): w for w in workloads(objects)}
+    for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        workload = names.get((target["kind"], target["name"]))
+        if workload is None:
+            problems.append(f"{ref(hpa)}: scales {target['kind']}/{target['name']}, which does not exist")
+        elif "replicas" in workload["spec"]:
+            problems.append(f"{ref(hpa)}: {ref(workload)} sets replicas, which fights the autoscaler")
+    for pdb in of_kind(objects, "PodDisruptionBudget"):
+        selector = pdb["spec"]["selector"].get("matchLabels", {})
+        if not any(selects(selector, pod_labels(w)) for w in workloads(objects)):
+            problems.append(f"{ref(pdb)}: selector {selector} matches no pod template")
+    return problems
+
+
+def check_workload_selectors(objects: list[Obj]) -> list[str]:
+    """Each workload's selector matches its own template, and no two workloads claim the same pods."""
+    problems = []
+    all_workloads = workloads(objects)
+    for workload in all_workloads:
+        selector = workload["spec"]["selector"].get("matchLabels", {})
+        if not selects(selector, pod_labels(workload)):
+            problems.append(f"{ref(workload)}: selector {selector} does not match its own pod labels")
+        for other in all_workloads:
+            if other is not workload and selects(selector, pod_labels(other)):
+                problems.append(f"{ref(workload)}: selector {selector} also matches {ref(other)}'s pods")
+    return problems
+
+
+def gpu_limit(container: Obj) -> int:
+    return int(container.get("resources", {}).get("limits", {}).get(GPU_RESOURCE, 0))
+
+
+def requires_gpu_node(spec: Obj) -> bool:
+    terms = spec.get("affinity", {}).get("nodeAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution", {})
+    return any(
+        expr["key"] == GPU_NODE_LABEL and expr["operator"] == "In" and "true" in expr.get("values", [])
+        for term in terms.get("nodeSelectorTerms", [])
+        for expr in term.get("matchExpressions", [])
+    ) or spec.get("nodeSelector", {}).get(GPU_NODE_LABEL) == "true"
+
+
+def check_gpu_placement(objects: list[Obj]) -> list[str]:
+    """CUDA image <=> a GPU limit <=> GPU-node affinity and the GPU toleration; CUDA runs torch."""
+    problems = []
+    for workload in workloads(objects):
+        spec = pod_spec(workload)
+        for container in spec["containers"]:
+            where = f"{ref(workload)}/{container['name']}"
+            cuda = container.get("image", "").split(":")[0].endswith("-cuda")
+            gpus = gpu_limit(container)
+            if cuda != (gpus > 0):
+                problems.append(f"{where}: CUDA image {cuda} but {GPU_RESOURCE} limit {gpus}")
+            if gpus and not requires_gpu_node(spec):
+                problems.append(f"{where}: asks for a GPU but may land on any node")
+            if gpus and not any(t.get("key") == GPU_RESOURCE for t in spec.get("tolerations", [])):
+                problems.append(f"{where}: asks for a GPU but does not tolerate the {GPU_RESOURCE} taint")
+            if cuda and container_env(objects, container).get("YOLO_BACKEND") != "torch":
+                problems.append(f"{where}: CUDA image without YOLO_BACKEND=torch")
+    return problems
+
+
+def check_images(objects: list[Obj], buildable: set[str]) -> list[str]:
+    """Every image is one `make images` builds, tagged with the project version."""
+    problems = []
+    for workload in workloads(objects):
+        for container in pod_spec(workload)["containers"]:
+            image = container.get("image", "")
+            if image not in buildable:
+                problems.append(f"{ref(workload)}/{container['name']}: image {image} is not built by `make images`")
+    return problems
+
+
+# ---- Istio cross-references --------------------------------------------------------------------------
+
+
+def duration_s(text: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    match = re.fullmatch(r"([0-9.]+)(ms|s|m|h)", text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r}")
+    return float(match.group(1)) * units[match.group(2)]
+
+
+def check_istio_wiring(objects: list[Obj]) -> list[str]:
+    """Injection, mTLS STRICT, gateway -> virtual service -> Service -> port, destination rules."""
+    problems = []
+    services = {service_fqdn(s): s for s in of_kind(objects, "Service")}
+    gateways = by_name(objects, "Gateway")
+    namespaces = of_kind(objects, "Namespace")
+    if not namespaces or any(ns["metadata"].get("labels", {}).get("istio-injection") != "enabled" for ns in namespaces):
+        problems.append("Namespace: sidecar injection is not enabled (label istio-injection=enabled)")
+    peer = of_kind(objects, "PeerAuthentication")
+    if not any(p["spec"].get("mtls", {}).get("mode") == "STRICT" and not p["spec"].get("selector") for p in peer):
+        problems.append("PeerAuthentication: no namespace-wide STRICT mTLS")
+    if not gateways:
+        problems.append("Gateway: none for the robots")
+    gateway_ports = {
+        s["port"]["number"]: s["port"]["protocol"] for g in gateways.values() for s in g["spec"]["servers"]
+    }
+    for number, protocol in gateway_ports.items():
+        if protocol != "GRPC":
+            problems.append(f"Gateway port {number}: protocol {protocol}, robots speak GRPC")
+    for vs in of_kind(objects, "VirtualService"):
+        for gateway in vs["spec"].get("gateways", []):
+            if gateway not in gateways:
+                problems.append(f"{ref(vs)}: gateway {gateway!r} does not exist")
+        for route in vs["spec"].get("http", []):
+            for match in route.get("match", []):
+                if "port" in match and match["port"] not in gateway_ports:
+                    problems.append(f"{ref(vs)}/{route.get('name')}: matches port {match['port']}, no Gateway server has it")
+            for destination in route.get("route", []):
+                host = destination["destination"]["host"]
+                port = destination["destination"].get("port", {}).get("number")
+                service = services.get(host)
+                if service is None:
+                    problems.append(f"{ref(vs)}: destination {host} is not a Service here")
+                elif port not in {p["port"] for p in service["spec"]["ports"]}:
+                    problems.append(f"{ref(vs)}: {host} has no port {port}")
+    for dr in of_kind(objects, "DestinationRule"):
+        policy = dr["spec"].get("trafficPolicy", {})
+        if dr["spec"]["host"] not in services:
+            problems.append(f"{ref(dr)}: host {dr['spec']['host']} is not a Service here")
+        if policy.get("loadBalancer", {}).get("localityLbSetting", {}).get("enabled") and not policy.get("outlierDetection"):
+            problems.append(f"{ref(dr)}: locality load balancing does nothing without outlierDetection")
+    return problems
+
+
+def check_istio_timeouts(objects: list[Obj]) -> list[str]:
+    """Unary routes: retries on UNAVAILABLE, a per-try timeout above the aggregator's engine timeout.
+    The stream route: no timeout (it would cut a robot's stream)."""
+    problems = []
+    engine_timeout_s = None
+    for _w, container, program in containers(objects):
+        if program == "objectdetection":
+            default = programs()[program].env_flags["ENGINE_TIMEOUT_MS"].default
+            engine_timeout_s = int(container_env(objects, container).get("ENGINE_TIMEOUT_MS", default)) / 1000
+    for vs in of_kind(objects, "VirtualService"):
+        for route in vs["spec"].get("http", []):
+            where = f"{ref(vs)}/{route.get('name')}"
+            streams = any(m.get("uri", {}).get("exact", "").endswith("Stream") for m in route.get("match", []))
+            if streams:
+                if duration_s(route.get("timeout", "0s")) != 0:
+                    problems.append(f"{where}: a timeout on the stream route cuts long-lived robot streams")
+                continue
+            retries = route.get("retries", {})
+            if "unavailable" not in retries.get("retryOn", "").split(","):
+                problems.append(f"{where}: does not retry on unavailable")
+            if "timeout" not in route:
+                problems.append(f"{where}: no per-route timeout")
+            per_try = duration_s(retries.get("perTryTimeout", route.get("timeout", "0s")))
+            if engine_timeout_s is not None and per_try <= engine_timeout_s:
+                problems.append(f"{where}: per-try timeout {per_try}s <= ENGINE_TIMEOUT_MS {engine_timeout_s}s")
+    return problems
+
+
+def check_authorization(objects: list[Obj]) -> list[str]:
+    """Detector ports are reachable only from the aggregator's and the gateway's identities."""
+    problems = []
+    accounts = by_name(objects, "ServiceAccount")
+    policies = of_kind(objects, "AuthorizationPolicy")
+    detector_ports = {str(programs()[d].grpc_port) for d in ("facedetection", "yolodetection")}
+    aggregator_accounts = {
+        f"cluster.local/ns/{w['metadata'].get('namespace')}/sa/{pod_spec(w).get('serviceAccountName')}"
+        for w, _c, program in containers(objects)
+        if program == "objectdetection"
+    }
+    for workload in workloads(objects):
+        labels = pod_labels(workload)
+        hosts_detector = {program_of(c) for c in pod_spec(workload)["containers"]} & {"facedetection", "yolodetection"}
+        applying = [p for p in policies if selects(p["spec"].get("selector", {}).get("matchLabels", {}), labels)]
+        if hosts_detector and not any(p["spec"].get("action", "ALLOW") == "ALLOW" for p in applying):
+            problems.append(f"{ref(workload)}: runs {sorted(hosts_detector)} with no ALLOW policy (open to the mesh)")
+        for policy in applying:
+            for rule in policy["spec"].get("rules", []):
+                ports = {p for t in rule.get("to", []) for p in t.get("operation", {}).get("ports", [])}
+                principals = {p for f in rule.get("from", []) for p in f.get("source", {}).get("principals", [])}
+                for port in ports:
+                    if int(port) not in all_container_ports(workload):
+                        problems.append(f"{ref(policy)}: port {port} is not a container port of {ref(workload)}")
+                if not ports or ports & detector_ports:
+                    for principal in sorted(principals) or ["<any caller>"]:
+                        if principal not in aggregator_accounts and not GATEWAY_PRINCIPAL.match(principal):
+                            problems.append(f"{ref(policy)}: lets {principal} reach a detector on {ref(workload)}")
+                for principal in principals:
+                    if principal.startswith("cluster.local/ns/liquidedge/sa/") and principal.rsplit("/", 1)[1] not in accounts:
+                        problems.append(f"{ref(policy)}: principal {principal} names no ServiceAccount")
+    for policy in policies:
+        selector = policy["spec"].get("selector", {}).get("matchLabels", {})
+        if not any(selects(selector, pod_labels(w)) for w in workloads(objects)):
+            problems.append(f"{ref(policy)}: selector {selector} matches no pod template")
+    return problems
+
+
+CHECKS: dict[str, Callable[[list[Obj]], list[str]]] = {
+    "services select pods": check_services_select_pods,
+    "workload selectors": check_workload_selectors,
+    "gRPC port naming": check_grpc_port_naming,
+    "ports match code": check_ports_match_code,
+    "probes": check_probes,
+    "env known to code": check_env_is_known_to_code,
+    "config refs": check_config_refs,
+    "pod hardening": check_pod_hardening,
+    "shutdown fits grace": check_shutdown_fits_grace,
+    "prometheus annotations": check_prometheus_annotations,
+    "aggregator reaches detectors": check_aggregator_reaches_detectors,
+    "scaling objects": check_scaling_objects,
+    "GPU placement": check_gpu_placement,
+    "Istio wiring": check_istio_wiring,
+    "Istio timeouts": check_istio_timeouts,
+    "authorization": check_authorization,
+}
+
+
+def all_problems(objects: list[Obj]) -> list[str]:
+    return [problem for check in CHECKS.values() for problem in check(objects)]
