@@ -19,7 +19,7 @@ DEFAULT_METRICS_PORT = 9153
 
 def build_parser() -> EnvDefaultsParser:
     parser = EnvDefaultsParser(prog="facedetection", description="Haar cascade face detection over gRPC")
-    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT)
+    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT, max_in_flight=16)
     parser.env_flag("--cascade", "FACE_CASCADE", default=DEFAULT_CASCADE, help="Haar cascade XML file")
     parser.env_flag("--scale-factor", "FACE_SCALE_FACTOR", default=1.1, type=float, help="pyramid step (> 1)")
     parser.env_flag(

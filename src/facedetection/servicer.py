@@ -10,7 +10,6 @@ import grpc
 from liquidedge.detector_servicer import DetectorServicer
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.messages import legacy_faces
-from liquidedge.status import guard
 
 
 class LegacyFaceServicer(robot_pb2_grpc.FaceDetectionServicer):
@@ -20,7 +19,7 @@ class LegacyFaceServicer(robot_pb2_grpc.FaceDetectionServicer):
     def FaceDetect(
         self, request: robot_pb2.FaceDetectionRequest, context: grpc.ServicerContext
     ) -> robot_pb2.FaceDetectionResponse:
-        with guard(context, self.detector.metrics, "FaceDetect"):
+        with self.detector.guard(context, "FaceDetect"):
             found = self.detector.run_legacy(request.frame, request.max_results, context)
             return robot_pb2.FaceDetectionResponse(
                 number=request.frame.number, timestamp=request.frame.timestamp, faces=legacy_faces(found)

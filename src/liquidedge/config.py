@@ -51,7 +51,9 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), got {text!r}")
 
 
-def add_common_flags(parser: EnvDefaultsParser, *, port: int, metrics_port: int) -> None:
+def add_common_flags(
+    parser: EnvDefaultsParser, *, port: int, metrics_port: int, max_in_flight: int, workers: int = 16
+) -> None:
     """Flags every service has: where to listen, limits, logging, shutdown."""
     parser.env_flag("--host", "BIND_HOST", default="127.0.0.1", help="address to bind the gRPC port to")
     parser.env_flag("--port", "PORT", default=port, type=int, help="gRPC port (0 picks a free one)")
@@ -62,7 +64,20 @@ def add_common_flags(parser: EnvDefaultsParser, *, port: int, metrics_port: int)
         type=int,
         help="Prometheus /metrics port, -1 disables",
     )
-    parser.env_flag("--workers", "WORKERS", default=16, type=int, help="gRPC worker threads")
+    parser.env_flag(
+        "--workers",
+        "WORKERS",
+        default=workers,
+        type=int,
+        help="gRPC worker threads (an open stream holds one)",
+    )
+    parser.env_flag(
+        "--max-in-flight",
+        "MAX_IN_FLIGHT",
+        default=max_in_flight,
+        type=int,
+        help="frames processed at once; more are refused with RESOURCE_EXHAUSTED (0 = no limit)",
+    )
     parser.env_flag(
         "--max-frame-bytes",
         "MAX_FRAME_BYTES",
@@ -94,6 +109,8 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     """Fail fast with a readable message instead of a stack trace later."""
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.max_in_flight < 0:
+        parser.error(f"--max-in-flight must be >= 0, got {args.max_in_flight}")
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.max_frame_bytes < 1024:

@@ -27,7 +27,7 @@ from liquidedge.messages import (
     served_by,
 )
 from liquidedge.metrics import ServiceMetrics
-from liquidedge.status import AbortError, guard
+from liquidedge.status import AbortError, RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,11 @@ class EngineRunner:
 
 class DetectorServicer(detection_pb2_grpc.DetectorServicer):
     def __init__(
-        self, runner: EngineRunner, host: HostInfo, metrics: ServiceMetrics, default_max_results: int = 100
+        self, runner: EngineRunner, host: HostInfo, guard: RequestGuard, default_max_results: int = 100
     ) -> None:
         self.runner = runner
         self.host = host
-        self.metrics = metrics
+        self.guard = guard
         self.default_max_results = default_max_results
 
     def _detect(
@@ -142,13 +142,13 @@ class DetectorServicer(detection_pb2_grpc.DetectorServicer):
     def Detect(
         self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
     ) -> detection_pb2.DetectResponse:
-        with guard(context, self.metrics, "Detect"):
+        with self.guard(context, "Detect"):
             return self._detect(request, context)
 
     def DetectStream(
         self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
     ) -> Iterator[detection_pb2.DetectResponse]:
         for request in request_iterator:
-            with guard(context, self.metrics, "DetectStream"):
+            with self.guard(context, "DetectStream"):
                 response = self._detect(request, context)
             yield response

@@ -47,6 +47,12 @@ class ServiceMetrics:
         self.in_flight = Gauge(
             "liquidedge_frames_in_flight", "Frames being processed now", ["service"], registry=self.registry
         )
+        self.shed = Counter(
+            "liquidedge_shed_frames",
+            "Frames refused with RESOURCE_EXHAUSTED because the in-flight limit was reached",
+            ["service"],
+            registry=self.registry,
+        )
         self.backend_up = Gauge(
             "liquidedge_backend_up",
             "1 when the aggregator's last health check of an engine backend said SERVING",

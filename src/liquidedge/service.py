@@ -18,6 +18,7 @@ from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.server import RunningServer, ServerOptions, ServiceBinding, create_server, wait_for_signal
+from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def start_detector(
     """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after."""
     metrics = ServiceMetrics(name)
     runner = EngineRunner(engine_name, image_limits(args), metrics)
-    detector = DetectorServicer(runner, host or HostInfo.detect(), metrics)
+    detector = DetectorServicer(runner, host or HostInfo.detect(), RequestGuard(metrics, args.max_in_flight))
     bindings: Sequence[ServiceBinding] = (
         ServiceBinding(detector, detection_pb2_grpc.add_DetectorServicer_to_server, DETECTOR_SERVICE),
         legacy(detector),

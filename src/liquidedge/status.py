@@ -1,13 +1,16 @@
-"""One place that turns what went wrong into a gRPC status code, and counts it.
+"""One place that turns what went wrong into a gRPC status code, counts it, and sheds load.
 
-Servicers wrap each request in `guard`: a client's mistake becomes INVALID_ARGUMENT,
-RESOURCE_EXHAUSTED or NOT_FOUND with a message the user can act on; an unexpected failure
-is logged with its traceback and reported as INTERNAL, never as UNKNOWN.
+Servicers wrap each request (each frame, in a stream) in a `RequestGuard`: a client's mistake
+becomes INVALID_ARGUMENT, RESOURCE_EXHAUSTED or NOT_FOUND with a message the user can act on;
+an unexpected failure is logged with its traceback and reported as INTERNAL, never UNKNOWN.
+The guard also bounds the frames in flight: past the limit a frame is refused at once with
+RESOURCE_EXHAUSTED instead of queueing without end, so admitted frames keep a bounded latency.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +20,7 @@ import grpc
 from liquidedge.errors import (
     BadImageError,
     BadRequestError,
+    ClientError,
     FrameTooLargeError,
     OverloadedError,
     UnknownUserError,
@@ -52,31 +56,53 @@ def status_for(error: Exception) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-@contextmanager
-def guard(context: grpc.ServicerContext, metrics: ServiceMetrics, method: str) -> Iterator[None]:
-    """Run one request: count it, time it, and abort with the right code if it fails."""
-    start = time.perf_counter()
-    code = grpc.StatusCode.OK
-    try:
-        with metrics.frame_in_flight():
+class RequestGuard:
+    """Admission, status mapping and accounting for every frame a servicer handles.
+
+    `max_in_flight` 0 means unbounded. The limit is checked without blocking: a frame that
+    cannot start now is refused now, which a robot treats as "drop this frame, send the next".
+    """
+
+    def __init__(self, metrics: ServiceMetrics, max_in_flight: int = 0) -> None:
+        if max_in_flight < 0:
+            raise ValueError(f"max_in_flight must be >= 0, got {max_in_flight}")
+        self.metrics = metrics
+        self.max_in_flight = max_in_flight
+        self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+
+    @contextmanager
+    def _admitted(self) -> Iterator[None]:
+        if self._slots is None:
             yield
-    except (
-        AbortError,
-        BadImageError,
-        BadRequestError,
-        FrameTooLargeError,
-        OverloadedError,
-        UnknownUserError,
-    ) as e:
-        code = status_for(e)
-        log.info("request refused", extra={"method": method, "code": code.name, "reason": str(e)})
-        context.abort(code, str(e))
-    except Exception as error:
-        if not context.is_active():
-            code = grpc.StatusCode.CANCELLED
-            raise
-        code = grpc.StatusCode.INTERNAL
-        log.exception("request failed", extra={"method": method})
-        context.abort(code, f"internal error: {type(error).__name__}: {error}")
-    finally:
-        metrics.count_request(method, code.name, time.perf_counter() - start)
+            return
+        if not self._slots.acquire(blocking=False):
+            self.metrics.shed.labels(self.metrics.service).inc()
+            raise OverloadedError(
+                f"server busy: {self.max_in_flight} frames already in flight; drop this frame and send the next"
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def __call__(self, context: grpc.ServicerContext, method: str) -> Iterator[None]:
+        """Run one request: admit it, count it, time it, and abort with the right code if it fails."""
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            with self._admitted(), self.metrics.frame_in_flight():
+                yield
+        except (AbortError, ClientError, OverloadedError) as error:
+            code = status_for(error)
+            log.info("request refused", extra={"method": method, "code": code.name, "reason": str(error)})
+            context.abort(code, str(error))
+        except Exception as error:
+            if not context.is_active():
+                code = grpc.StatusCode.CANCELLED
+                raise
+            code = grpc.StatusCode.INTERNAL
+            log.exception("request failed", extra={"method": method})
+            context.abort(code, f"internal error: {type(error).__name__}: {error}")
+        finally:
+            self.metrics.count_request(method, code.name, time.perf_counter() - start)

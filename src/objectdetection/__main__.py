@@ -14,6 +14,7 @@ from liquidedge.metrics import ServiceMetrics
 from liquidedge.mjpeg import MjpegServer
 from liquidedge.server import ServiceBinding, create_server
 from liquidedge.service import DETECTOR_SERVICE, ServiceHandle, image_limits, server_options
+from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2_grpc
 from objectdetection.backends import EngineBackend
 from objectdetection.fanout import FanOut
@@ -35,7 +36,9 @@ def build_parser() -> EnvDefaultsParser:
     parser = EnvDefaultsParser(
         prog="objectdetection", description="Aggregator: fans frames out to the detectors"
     )
-    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT)
+    add_common_flags(
+        parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT, max_in_flight=64, workers=128
+    )
     parser.env_flag(
         "--face-addr",
         "FACEDETECTION_ADDR",
@@ -101,14 +104,15 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
     fanout = FanOut(backends, metrics, engine_timeout_s=args.engine_timeout_ms / 1000.0)
     latest = LatestFrame() if args.view_port >= 0 else None
     aggregator = Aggregator(fanout, image_limits(args), observer=latest.observe if latest else None)
+    guard = RequestGuard(metrics, args.max_in_flight)
     bindings = (
         ServiceBinding(
-            AggregatorServicer(aggregator, host, metrics, args.default_max_results),
+            AggregatorServicer(aggregator, host, guard, args.default_max_results),
             detection_pb2_grpc.add_DetectorServicer_to_server,
             DETECTOR_SERVICE,
         ),
         ServiceBinding(
-            LegacyObjectDetectionServicer(aggregator, host, metrics, parse_user_ids(args.allowed_users)),
+            LegacyObjectDetectionServicer(aggregator, host, guard, parse_user_ids(args.allowed_users)),
             robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
             "ObjectDetection",
         ),

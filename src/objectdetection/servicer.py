@@ -23,8 +23,7 @@ from liquidedge.messages import (
     parse_options,
     served_by,
 )
-from liquidedge.metrics import ServiceMetrics
-from liquidedge.status import guard
+from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from objectdetection.fanout import EngineOutcome, FanOut, merge
 
@@ -60,11 +59,11 @@ class Aggregator:
 
 class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
     def __init__(
-        self, aggregator: Aggregator, host: HostInfo, metrics: ServiceMetrics, default_max_results: int = 100
+        self, aggregator: Aggregator, host: HostInfo, guard: RequestGuard, default_max_results: int = 100
     ) -> None:
         self.aggregator = aggregator
         self.host = host
-        self.metrics = metrics
+        self.guard = guard
         self.default_max_results = default_max_results
 
     def _detect(
@@ -90,14 +89,14 @@ class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
     def Detect(
         self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
     ) -> detection_pb2.DetectResponse:
-        with guard(context, self.metrics, "Detect"):
+        with self.guard(context, "Detect"):
             return self._detect(request, context)
 
     def DetectStream(
         self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
     ) -> Iterator[detection_pb2.DetectResponse]:
         for request in request_iterator:
-            with guard(context, self.metrics, "DetectStream"):
+            with self.guard(context, "DetectStream"):
                 response = self._detect(request, context)
             yield response
 
@@ -106,11 +105,11 @@ class LegacyObjectDetectionServicer(robot_pb2_grpc.ObjectDetectionServicer):
     """The deployed robots' protocol, answered by the same aggregator."""
 
     def __init__(
-        self, aggregator: Aggregator, host: HostInfo, metrics: ServiceMetrics, allowed_users: frozenset[int]
+        self, aggregator: Aggregator, host: HostInfo, guard: RequestGuard, allowed_users: frozenset[int]
     ) -> None:
         self.aggregator = aggregator
         self.host = host
-        self.metrics = metrics
+        self.guard = guard
         self.allowed_users = allowed_users
 
     def _options(self, request: robot_pb2.ObjectDetectionRequest) -> DetectOptions:
@@ -129,7 +128,7 @@ class LegacyObjectDetectionServicer(robot_pb2_grpc.ObjectDetectionServicer):
     def ObjectDetect(
         self, request: robot_pb2.ObjectDetectionRequest, context: grpc.ServicerContext
     ) -> robot_pb2.ObjectDetectionResponse:
-        with guard(context, self.metrics, "ObjectDetect"):
+        with self.guard(context, "ObjectDetect"):
             options = self._options(request)
             frame = legacy_frame_to_v1(request.frame, source_id=f"legacy-user-{request.user_id}")
             found, _outcomes, _size = self.aggregator.detect(frame, options, context)

@@ -22,7 +22,7 @@ DEFAULT_METRICS_PORT = 9155
 
 def build_parser() -> EnvDefaultsParser:
     parser = EnvDefaultsParser(prog="yolodetection", description="Darknet YOLO object detection over gRPC")
-    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT)
+    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT, max_in_flight=16)
     parser.env_flag(
         "--model-dir", "LIQUIDEDGE_MODEL_DIR", default="models", help="directory `make models` fills"
     )

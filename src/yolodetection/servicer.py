@@ -10,7 +10,6 @@ import grpc
 from liquidedge.detector_servicer import DetectorServicer
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.messages import legacy_yolos
-from liquidedge.status import guard
 
 
 class LegacyYoloServicer(robot_pb2_grpc.YoloDetectionServicer):
@@ -20,7 +19,7 @@ class LegacyYoloServicer(robot_pb2_grpc.YoloDetectionServicer):
     def YoloDetect(
         self, request: robot_pb2.YoloDetectionRequest, context: grpc.ServicerContext
     ) -> robot_pb2.YoloDetectionResponse:
-        with guard(context, self.detector.metrics, "YoloDetect"):
+        with self.detector.guard(context, "YoloDetect"):
             found = self.detector.run_legacy(request.frame, request.max_results, context)
             return robot_pb2.YoloDetectionResponse(
                 number=request.frame.number, timestamp=request.frame.timestamp, yolos=legacy_yolos(found)

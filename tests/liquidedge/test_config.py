@@ -7,7 +7,7 @@ from liquidedge.config import EnvDefaultsParser, add_common_flags, parse_bool
 
 def parser() -> EnvDefaultsParser:
     p = EnvDefaultsParser(prog="x")
-    add_common_flags(p, port=1234, metrics_port=9999)
+    add_common_flags(p, port=1234, metrics_port=9999, max_in_flight=3)
     return p
 
 
