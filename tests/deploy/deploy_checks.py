@@ -55,24 +55,29 @@ def require_tools() -> None:
         raise ToolMissing(f"Istio schemas missing from {ISTIO_NODE_MODULES}: run `make deploy-tools`")
 
 
-@functools.cache
-def render_text(overlay: str) -> str:
+def kustomize(directory: Path) -> str:
+    """`kubectl kustomize DIR`: the YAML that `kubectl apply -k DIR` would send."""
     require_tools()
     result = subprocess.run(
-        [str(KUBECTL), "kustomize", str(KUBE / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+        [str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True, check=False, timeout=60
     )
     if result.returncode != 0:
-        raise RuntimeError(f"kubectl kustomize {overlay} failed:\n{result.stderr}")
+        raise RuntimeError(f"kubectl kustomize {directory} failed:\n{result.stderr}")
     return result.stdout
+
+
+@functools.cache
+def render_text(overlay: str) -> str:
+    return kustomize(KUBE / "overlays" / overlay)
+
+
+def load(text: str) -> list[Obj]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
 def render(overlay: str) -> list[Obj]:
     """A fresh deep copy each call, so a test may mutate what it gets."""
-    return copy.deepcopy([doc for doc in yaml.safe_load_all(render_text(overlay)) if doc])
+    return copy.deepcopy(load(render_text(overlay)))
 
 
 # ---- schema validation -------------------------------------------------------------------------
@@ -312,8 +317,19 @@ def check_ports_match_code(objects: list[Obj]) -> list[str]:
     return problems
 
 
-def check_probes(objects: list[Obj], health_names: dict[str, set[str]] | None = None) -> list[str]:
-    """Startup, readiness and liveness on every program, on its gRPC port, asking services it serves."""
+def probe_services(objects: list[Obj]) -> set[tuple[str, str]]:
+    """(program, health service name) for every gRPC probe."""
+    return {
+        (program, container[kind]["grpc"].get("service", ""))
+        for _w, container, program in containers(objects)
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe")
+        if "grpc" in container.get(kind, {})
+    }
+
+
+def check_probes(objects: list[Obj], serves: Callable[[str, str], bool] | None = None) -> list[str]:
+    """Startup, readiness and liveness on every program, on its gRPC port; with `serves(program,
+    name)` (the real programs asked over gRPC), every probed health service name is one it serves."""
     problems = []
     for workload, container, program in containers(objects):
         where = f"{ref(workload)}/{container['name']}"
@@ -329,10 +345,10 @@ def check_probes(objects: list[Obj], health_names: dict[str, set[str]] | None = 
                 continue
             if handler.get("port") != grpc_port:
                 problems.append(f"{where}: {kind} probes port {handler.get('port')}, the program serves {grpc_port}")
-            if "grpc" in probe and health_names is not None:
+            if "grpc" in probe and serves is not None:
                 service = probe["grpc"].get("service", "")
-                if service not in health_names[program]:
-                    problems.append(f"{where}: {kind} asks health for {service!r}, {program} registers {sorted(health_names[program])}")
+                if not serves(program, service):
+                    problems.append(f"{where}: {kind} asks health for {service!r}, which {program} does not serve")
         if "grpc" not in container.get("readinessProbe", {}):
             problems.append(f"{where}: readiness must ask grpc.health.v1 (it knows when the model is loaded)")
     return problems
@@ -545,8 +561,24 @@ def check_gpu_placement(objects: list[Obj]) -> list[str]:
     return problems
 
 
-def check_images(objects: list[Obj], buildable: set[str]) -> list[str]:
-    """Every image is one `make images` builds, tagged with the project version."""
+@functools.cache
+def buildable_images() -> frozenset[str]:
+    """The images `make images` builds, as `make images-list` names them."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "-s", "--no-print-directory", "images-list"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return frozenset(line.split()[0] for line in result.stdout.splitlines() if line.strip())
+
+
+def check_images(objects: list[Obj], buildable: frozenset[str] | None = None) -> list[str]:
+    """Every image is one `make images` builds (so tagged with the project version)."""
+    buildable = buildable_images() if buildable is None else buildable
     problems = []
     for workload in workloads(objects):
         for container in pod_spec(workload)["containers"]:
@@ -691,6 +723,7 @@ CHECKS: dict[str, Callable[[list[Obj]], list[str]]] = {
     "aggregator reaches detectors": check_aggregator_reaches_detectors,
     "scaling objects": check_scaling_objects,
     "GPU placement": check_gpu_placement,
+    "images": check_images,
     "Istio wiring": check_istio_wiring,
     "Istio timeouts": check_istio_timeouts,
     "authorization": check_authorization,

@@ -1,0 +1,122 @@
+"""The manifests against the running programs: every health service name a probe asks for is one
+the real program serves (asked over gRPC, grpc.health.v1), and each container's environment is
+accepted by the program's own parser and start-up checks; the face detector is started with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import deploy_checks as deploy
+from liquidedge.service import ServiceHandle
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.fixture(scope="module")
+def ports(
+    aggregator_service: ServiceHandle, face_service: ServiceHandle, yolo_service: ServiceHandle
+) -> dict[str, int]:
+    return {
+        "objectdetection": aggregator_service.port,
+        "facedetection": face_service.port,
+        "yolodetection": yolo_service.port,
+    }
+
+
+def health_status(port: int, service: str) -> int | grpc.StatusCode:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+        except grpc.RpcError as error:
+            return error.code()
+
+
+@pytest.fixture(scope="module")
+def serves(ports: dict[str, int]) -> Callable[[str, str], bool]:
+    def ask(program: str, service: str) -> bool:
+        return health_status(ports[program], service) == SERVING
+
+    return ask
+
+
+ALL_PROBES = sorted(set().union(*(deploy.probe_services(deploy.render(o)) for o in deploy.OVERLAYS)))
+
+
+@pytest.mark.parametrize(("program", "service"), ALL_PROBES)
+def test_probed_health_service_is_serving(ports: dict[str, int], program: str, service: str) -> None:
+    assert health_status(ports[program], service) == SERVING
+
+
+def test_probes_cover_the_v1_and_legacy_names() -> None:
+    services = {service for _program, service in ALL_PROBES}
+    assert {"", "liquidedge.v1.Detector", "ObjectDetection"} <= services
+
+
+@pytest.mark.parametrize("overlay", deploy.OVERLAYS)
+def test_probes_ask_what_the_programs_serve(overlay: str, serves: Callable[[str, str], bool]) -> None:
+    assert deploy.check_probes(deploy.render(overlay), serves) == []
+
+
+@pytest.mark.parametrize(
+    ("program", "typo"),
+    [
+        ("facedetection", "liquidedge.v1.Detecter"),  # misspelt
+        ("yolodetection", "FaceDetection"),  # another program's legacy service
+        ("objectdetection", "objectdetection"),  # the program's name is not a gRPC service
+    ],
+)
+def test_a_probe_asking_for_an_unknown_service_is_caught(
+    serves: Callable[[str, str], bool], program: str, typo: str
+) -> None:
+    objects = deploy.render("scaled-cpu")
+    workload = deploy.by_name(objects, "Deployment")[program]
+    deploy.pod_spec(workload)["containers"][0]["readinessProbe"]["grpc"]["service"] = typo
+    problems = deploy.check_probes(objects, serves)
+    assert problems == [f"Deployment/{program}/{program}: readinessProbe asks health for {typo!r}, which {program} does not serve"]
+
+
+def containers_of_every_overlay() -> Iterator[tuple[str, str, str, dict[str, str]]]:
+    for overlay in deploy.OVERLAYS:
+        objects = deploy.render(overlay)
+        for workload, container, program in deploy.containers(objects):
+            yield overlay, f"{deploy.ref(workload)}/{container['name']}", program, deploy.container_env(objects, container)
+
+
+@pytest.mark.parametrize(
+    ("program", "env"),
+    [pytest.param(program, env, id=f"{overlay}:{where}") for overlay, where, program, env in containers_of_every_overlay()],
+)
+def test_program_accepts_its_manifest_environment(
+    monkeypatch: pytest.MonkeyPatch, program: str, env: dict[str, str]
+) -> None:
+    """The code's own parser reads the variables and its own start-up checks accept the values."""
+    code = deploy.programs()[program]
+    for name in {*code.env_flags, *deploy.DOWNWARD_ENV}:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    parser = code.build_parser()
+    args = parser.parse_args([])
+    code.check_args(parser, args)
+    assert (args.port, args.metrics_port, args.host) == (code.grpc_port, code.metrics_port, "0.0.0.0")
+
+
+def test_face_detector_starts_and_serves_with_the_manifest_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from facedetection.__main__ import build_parser, start
+
+    objects = deploy.render("scaled-cpu")
+    container = deploy.pod_spec(deploy.by_name(objects, "Deployment")["facedetection"])["containers"][0]
+    for name, value in deploy.container_env(objects, container).items():
+        monkeypatch.setenv(name, value)
+    # Only the address differs from the pod: loopback and a free port, no metrics listener.
+    handle = start(build_parser().parse_args(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "-1"]))
+    try:
+        probe = container["readinessProbe"]["grpc"]["service"]
+        assert health_status(handle.port, probe) == SERVING
+    finally:
+        handle.stop(0)

@@ -1,0 +1,134 @@
+"""Every overlay renders with the real `kubectl kustomize` and every object validates strictly.
+
+Kubernetes kinds against the Kubernetes 1.35 schema (kubernetes-validate, strict: unknown
+fields fail); Istio kinds against Istio's CRD schemas (@kubernetes-models/istio, with unknown
+fields failing too). The tools are installed by `make deploy-tools` (a prerequisite of `make test`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+import deploy_checks as deploy
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tools() -> None:
+    try:
+        deploy.require_tools()
+    except deploy.ToolMissing as error:
+        pytest.fail(str(error))
+
+
+# What each topology is made of (kind -> count). A change here is a change of the deployment.
+EXPECTED_KINDS = {
+    "edge-local": {
+        "Namespace": 1,
+        "ServiceAccount": 3,
+        "ConfigMap": 5,  # common + one per program + the CUDA YOLO settings
+        "Service": 1,  # the aggregator; the detectors are on localhost
+        "DaemonSet": 2,  # CPU nodes and GPU nodes
+        "PodDisruptionBudget": 1,
+        "Gateway": 1,
+        "VirtualService": 1,
+        "DestinationRule": 1,
+        "PeerAuthentication": 1,
+        "AuthorizationPolicy": 1,
+    },
+    "scaled": {
+        "Namespace": 1,
+        "ServiceAccount": 3,
+        "ConfigMap": 5,
+        "Service": 3,  # the aggregator plus the two headless detector Services
+        "Deployment": 3,
+        "HorizontalPodAutoscaler": 2,  # the detectors
+        "PodDisruptionBudget": 3,
+        "Gateway": 1,
+        "VirtualService": 1,
+        "DestinationRule": 1,
+        "PeerAuthentication": 1,
+        "AuthorizationPolicy": 2,  # one per detector
+    },
+    "scaled-cpu": {
+        "Namespace": 1,
+        "ServiceAccount": 3,
+        "ConfigMap": 4,
+        "Service": 3,
+        "Deployment": 3,
+        "HorizontalPodAutoscaler": 2,
+        "PodDisruptionBudget": 3,
+        "Gateway": 1,
+        "VirtualService": 1,
+        "DestinationRule": 1,
+        "PeerAuthentication": 1,
+        "AuthorizationPolicy": 2,
+    },
+}
+
+
+def test_every_overlay_has_an_expectation() -> None:
+    overlays = {path.name for path in (deploy.KUBE / "overlays").iterdir() if path.is_dir()}
+    assert overlays == set(deploy.OVERLAYS) == set(EXPECTED_KINDS)
+
+
+@pytest.mark.parametrize("overlay", deploy.OVERLAYS)
+def test_overlay_renders_the_expected_objects(overlay: str) -> None:
+    objects = deploy.render(overlay)
+    assert dict(Counter(obj["kind"] for obj in objects)) == EXPECTED_KINDS[overlay]
+    assert {obj["metadata"].get("namespace") for obj in objects if obj["kind"] != "Namespace"} == {"liquidedge"}
+    names = [(obj["kind"], obj["metadata"]["name"]) for obj in objects]
+    assert len(names) == len(set(names)), "two objects share a kind and name"
+
+
+@pytest.mark.parametrize("overlay", deploy.OVERLAYS)
+def test_kubernetes_objects_validate_strictly(overlay: str) -> None:
+    assert deploy.kubernetes_schema_problems(deploy.render(overlay)) == []
+
+
+@pytest.mark.parametrize("overlay", deploy.OVERLAYS)
+def test_istio_objects_validate_strictly(overlay: str) -> None:
+    objects = deploy.render(overlay)
+    assert any(deploy.is_istio(obj) for obj in objects)
+    assert deploy.istio_schema_problems(objects) == []
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        # A misspelt field in a Deployment's container: strict mode refuses unknown fields.
+        ({"imagePullPolicyy": "Always"}, "Additional properties are not allowed"),
+        # A wrong type where Kubernetes wants an integer.
+        ({"ports": [{"name": "grpc", "containerPort": "50051"}]}, "is not of type 'integer'"),
+    ],
+)
+def test_kubernetes_validation_catches_a_broken_container(broken: dict[str, object], expected: str) -> None:
+    objects = deploy.render("scaled-cpu")
+    deployment = deploy.by_name(objects, "Deployment")["objectdetection"]
+    deploy.pod_spec(deployment)["containers"][0].update(broken)
+    problems = deploy.kubernetes_schema_problems(objects)
+    assert len(problems) == 1 and "Deployment/objectdetection" in problems[0] and expected in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "mutate", "expected"),
+    [
+        # A misspelt field (Istio's CRDs would let the API server drop it silently).
+        ("Gateway", lambda spec: spec.update(selectr=spec.pop("selector")), 'unknown field "selectr"'),
+        # A port number written as a string.
+        ("Gateway", lambda spec: spec["servers"][0]["port"].update(number="50051"), "type"),
+        # A retry policy with a misspelt key, deep in a route.
+        ("VirtualService", lambda spec: spec["http"][1]["retries"].update(retryon="5xx"), 'unknown field "retryon"'),
+        # An enum value Istio does not know.
+        ("PeerAuthentication", lambda spec: spec["mtls"].update(mode="STRIKT"), "enum"),
+        ("DestinationRule", lambda spec: spec["trafficPolicy"]["loadBalancer"].update(simple="NEAREST"), "enum"),
+    ],
+)
+def test_istio_validation_catches_a_broken_object(kind: str, mutate, expected: str) -> None:
+    objects = deploy.render("scaled")
+    target = deploy.of_kind(objects, kind)[0]
+    mutate(target["spec"])
+    problems = deploy.istio_schema_problems(objects)
+    assert problems and all(deploy.ref(target) in p for p in problems), problems
+    assert any(expected in p for p in problems), problems
