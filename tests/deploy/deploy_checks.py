@@ -36,7 +36,9 @@ DOWNWARD_ENV = {"POD_NAME": "metadata.name", "POD_IP": "status.podIP"}
 WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_LABEL = "nvidia.com/gpu.present"
-GATEWAY_PRINCIPAL = re.compile(r"^cluster\.local/ns/istio-[a-z-]+/sa/istio-ingressgateway(-service-account)?$")
+GATEWAY_PRINCIPAL = re.compile(
+    r"^cluster\.local/ns/istio-[a-z-]+/sa/istio-ingressgateway(-service-account)?$"
+)
 
 Obj = dict[str, Any]
 
@@ -120,7 +122,11 @@ def istio_schema_problems(objects: list[Obj]) -> list[str]:
     )
     if result.returncode != 0:
         raise RuntimeError(f"Istio validator failed:\n{result.stderr}")
-    return [f"{ref(obj)}: {error}" for obj, out in zip(istio, json.loads(result.stdout), strict=True) for error in out["errors"]]
+    return [
+        f"{ref(obj)}: {error}"
+        for obj, out in zip(istio, json.loads(result.stdout), strict=True)
+        for error in out["errors"]
+    ]
 
 
 # ---- what the code says --------------------------------------------------------------------------
@@ -249,7 +255,9 @@ def int_env(env: dict[str, str], name: str, default: int) -> int:
 
 
 def service_fqdn(service: Obj) -> str:
-    return f"{service['metadata']['name']}.{service['metadata'].get('namespace', 'default')}.svc.cluster.local"
+    return (
+        f"{service['metadata']['name']}.{service['metadata'].get('namespace', 'default')}.svc.cluster.local"
+    )
 
 
 # ---- cross-reference checks -------------------------------------------------------------------------
@@ -268,7 +276,9 @@ def check_services_select_pods(objects: list[Obj]) -> list[str]:
             for workload in matched:
                 known = named_ports(workload) if isinstance(target, str) else all_container_ports(workload)
                 if target not in known:
-                    problems.append(f"{ref(service)}: targetPort {target!r} is not a container port of {ref(workload)}")
+                    problems.append(
+                        f"{ref(service)}: targetPort {target!r} is not a container port of {ref(workload)}"
+                    )
     return problems
 
 
@@ -280,16 +290,24 @@ def check_grpc_port_naming(objects: list[Obj]) -> list[str]:
         for port in service["spec"].get("ports", []):
             if port["port"] in grpc_ports:
                 if not re.fullmatch(r"grpc(-[a-z0-9-]+)?", port.get("name", "")):
-                    problems.append(f"{ref(service)}: gRPC port {port['port']} is named {port.get('name')!r}, not grpc")
+                    problems.append(
+                        f"{ref(service)}: gRPC port {port['port']} is named {port.get('name')!r}, not grpc"
+                    )
                 if port.get("appProtocol") != "grpc":
                     problems.append(f"{ref(service)}: gRPC port {port['port']} lacks appProtocol: grpc")
     for workload in workloads(objects):
-        names = [p["name"] for c in pod_spec(workload)["containers"] for p in c.get("ports", []) if "name" in p]
+        names = [
+            p["name"] for c in pod_spec(workload)["containers"] for p in c.get("ports", []) if "name" in p
+        ]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             problems.append(f"{ref(workload)}: port names {duplicates} repeat within the pod")
         for workload_, container, program in containers([workload]):
-            grpc_names = [p["name"] for p in container.get("ports", []) if p["containerPort"] == programs()[program].grpc_port]
+            grpc_names = [
+                p["name"]
+                for p in container.get("ports", [])
+                if p["containerPort"] == programs()[program].grpc_port
+            ]
             if not grpc_names or not grpc_names[0].startswith("grpc"):
                 problems.append(f"{ref(workload_)}/{container['name']}: gRPC container port not named grpc*")
     return problems
@@ -308,12 +326,16 @@ def check_ports_match_code(objects: list[Obj]) -> list[str]:
         if grpc_port != code.grpc_port:
             problems.append(f"{where}: PORT={grpc_port} but {program} defaults to {code.grpc_port}")
         if metrics_port != code.metrics_port:
-            problems.append(f"{where}: METRICS_PORT={metrics_port} but {program} defaults to {code.metrics_port}")
+            problems.append(
+                f"{where}: METRICS_PORT={metrics_port} but {program} defaults to {code.metrics_port}"
+            )
         for port in (grpc_port, metrics_port):
             if port not in declared:
                 problems.append(f"{where}: listens on {port} but declares container ports {sorted(declared)}")
         if env.get("BIND_HOST") not in ("0.0.0.0", "::"):
-            problems.append(f"{where}: BIND_HOST={env.get('BIND_HOST')!r}: probes and the sidecar need 0.0.0.0")
+            problems.append(
+                f"{where}: BIND_HOST={env.get('BIND_HOST')!r}: probes and the sidecar need 0.0.0.0"
+            )
     return problems
 
 
@@ -344,11 +366,15 @@ def check_probes(objects: list[Obj], serves: Callable[[str, str], bool] | None =
                 problems.append(f"{where}: {kind} is neither grpc nor tcpSocket")
                 continue
             if handler.get("port") != grpc_port:
-                problems.append(f"{where}: {kind} probes port {handler.get('port')}, the program serves {grpc_port}")
+                problems.append(
+                    f"{where}: {kind} probes port {handler.get('port')}, the program serves {grpc_port}"
+                )
             if "grpc" in probe and serves is not None:
                 service = probe["grpc"].get("service", "")
                 if not serves(program, service):
-                    problems.append(f"{where}: {kind} asks health for {service!r}, which {program} does not serve")
+                    problems.append(
+                        f"{where}: {kind} asks health for {service!r}, which {program} does not serve"
+                    )
         if "grpc" not in container.get("readinessProbe", {}):
             problems.append(f"{where}: readiness must ask grpc.health.v1 (it knows when the model is loaded)")
     return problems
@@ -377,10 +403,14 @@ def check_env_is_known_to_code(objects: list[Obj]) -> list[str]:
         for var in container.get("env", []):
             field = var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
             if var["name"] in DOWNWARD_ENV and field != DOWNWARD_ENV[var["name"]]:
-                problems.append(f"{ref(workload)}/{container['name']}: {var['name']} must come from {DOWNWARD_ENV[var['name']]}")
+                problems.append(
+                    f"{ref(workload)}/{container['name']}: {var['name']} must come from {DOWNWARD_ENV[var['name']]}"
+                )
         missing = set(DOWNWARD_ENV) - {var["name"] for var in container.get("env", [])}
         if missing:
-            problems.append(f"{ref(workload)}/{container['name']}: {sorted(missing)} not set (the answer names the pod)")
+            problems.append(
+                f"{ref(workload)}/{container['name']}: {sorted(missing)} not set (the answer names the pod)"
+            )
     return problems
 
 
@@ -391,7 +421,9 @@ def check_config_refs(objects: list[Obj]) -> list[str]:
     for workload in workloads(objects):
         spec = pod_spec(workload)
         if spec.get("serviceAccountName") not in accounts:
-            problems.append(f"{ref(workload)}: service account {spec.get('serviceAccountName')!r} is not defined")
+            problems.append(
+                f"{ref(workload)}: service account {spec.get('serviceAccountName')!r} is not defined"
+            )
         for container in spec["containers"]:
             for source in container.get("envFrom", []):
                 name = source.get("configMapRef", {}).get("name")
@@ -440,7 +472,9 @@ def check_shutdown_fits_grace(objects: list[Obj]) -> list[str]:
         grace = pod_spec(workload).get("terminationGracePeriodSeconds", 30)
         drain = float(container_env(objects, container).get("SHUTDOWN_GRACE_S", "5"))
         if grace < drain + 5:
-            problems.append(f"{ref(workload)}: terminationGracePeriodSeconds {grace} < SHUTDOWN_GRACE_S {drain} + 5")
+            problems.append(
+                f"{ref(workload)}: terminationGracePeriodSeconds {grace} < SHUTDOWN_GRACE_S {drain} + 5"
+            )
     return problems
 
 
@@ -454,9 +488,16 @@ def check_prometheus_annotations(objects: list[Obj]) -> list[str]:
             continue
         metrics_ports = set()
         for _w, container, program in containers([workload]):
-            metrics_ports.add(int_env(container_env(objects, container), "METRICS_PORT", programs()[program].metrics_port))
-        if not notes.get("prometheus.io/port", "").isdigit() or int(notes["prometheus.io/port"]) not in metrics_ports:
-            problems.append(f"{where}: prometheus.io/port {notes.get('prometheus.io/port')!r} is not a metrics port {sorted(metrics_ports)}")
+            metrics_ports.add(
+                int_env(container_env(objects, container), "METRICS_PORT", programs()[program].metrics_port)
+            )
+        if (
+            not notes.get("prometheus.io/port", "").isdigit()
+            or int(notes["prometheus.io/port"]) not in metrics_ports
+        ):
+            problems.append(
+                f"{where}: prometheus.io/port {notes.get('prometheus.io/port')!r} is not a metrics port {sorted(metrics_ports)}"
+            )
         if notes.get("prometheus.io/path") != "/metrics":
             problems.append(f"{where}: prometheus.io/path is not /metrics")
     return problems
@@ -479,7 +520,9 @@ def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
                 peers = [program_of(c) for c in pod_spec(workload)["containers"]]
                 if int(match.group(2)) != port or detector not in peers:
                     problems.append(f"{where}: no {detector} container on that port in the same pod")
-            elif match := re.fullmatch(r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target):
+            elif match := re.fullmatch(
+                r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target
+            ):
                 service = services.get(match.group(1))
                 if service is None or service["metadata"].get("namespace") != match.group(2):
                     problems.append(f"{where}: no such Service")
@@ -488,7 +531,9 @@ def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
                     problems.append(f"{where}: Service is not headless, round_robin would see one address")
                 if int(match.group(3)) not in {p["port"] for p in service["spec"]["ports"]}:
                     problems.append(f"{where}: Service has no port {match.group(3)}")
-                backing = [w for w in workloads(objects) if selects(service["spec"]["selector"], pod_labels(w))]
+                backing = [
+                    w for w in workloads(objects) if selects(service["spec"]["selector"], pod_labels(w))
+                ]
                 if not any(program_of(c) == detector for w in backing for c in pod_spec(w)["containers"]):
                     problems.append(f"{where}: Service does not select {detector} pods")
             else:
@@ -533,12 +578,19 @@ def gpu_limit(container: Obj) -> int:
 
 
 def requires_gpu_node(spec: Obj) -> bool:
-    terms = spec.get("affinity", {}).get("nodeAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution", {})
-    return any(
-        expr["key"] == GPU_NODE_LABEL and expr["operator"] == "In" and "true" in expr.get("values", [])
-        for term in terms.get("nodeSelectorTerms", [])
-        for expr in term.get("matchExpressions", [])
-    ) or spec.get("nodeSelector", {}).get(GPU_NODE_LABEL) == "true"
+    terms = (
+        spec.get("affinity", {})
+        .get("nodeAffinity", {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution", {})
+    )
+    return (
+        any(
+            expr["key"] == GPU_NODE_LABEL and expr["operator"] == "In" and "true" in expr.get("values", [])
+            for term in terms.get("nodeSelectorTerms", [])
+            for expr in term.get("matchExpressions", [])
+        )
+        or spec.get("nodeSelector", {}).get(GPU_NODE_LABEL) == "true"
+    )
 
 
 def check_gpu_placement(objects: list[Obj]) -> list[str]:
@@ -584,7 +636,9 @@ def check_images(objects: list[Obj], buildable: frozenset[str] | None = None) ->
         for container in pod_spec(workload)["containers"]:
             image = container.get("image", "")
             if image not in buildable:
-                problems.append(f"{ref(workload)}/{container['name']}: image {image} is not built by `make images`")
+                problems.append(
+                    f"{ref(workload)}/{container['name']}: image {image} is not built by `make images`"
+                )
     return problems
 
 
@@ -605,10 +659,14 @@ def check_istio_wiring(objects: list[Obj]) -> list[str]:
     services = {service_fqdn(s): s for s in of_kind(objects, "Service")}
     gateways = by_name(objects, "Gateway")
     namespaces = of_kind(objects, "Namespace")
-    if not namespaces or any(ns["metadata"].get("labels", {}).get("istio-injection") != "enabled" for ns in namespaces):
+    if not namespaces or any(
+        ns["metadata"].get("labels", {}).get("istio-injection") != "enabled" for ns in namespaces
+    ):
         problems.append("Namespace: sidecar injection is not enabled (label istio-injection=enabled)")
     peer = of_kind(objects, "PeerAuthentication")
-    if not any(p["spec"].get("mtls", {}).get("mode") == "STRICT" and not p["spec"].get("selector") for p in peer):
+    if not any(
+        p["spec"].get("mtls", {}).get("mode") == "STRICT" and not p["spec"].get("selector") for p in peer
+    ):
         problems.append("PeerAuthentication: no namespace-wide STRICT mTLS")
     if not gateways:
         problems.append("Gateway: none for the robots")
@@ -625,7 +683,9 @@ def check_istio_wiring(objects: list[Obj]) -> list[str]:
         for route in vs["spec"].get("http", []):
             for match in route.get("match", []):
                 if "port" in match and match["port"] not in gateway_ports:
-                    problems.append(f"{ref(vs)}/{route.get('name')}: matches port {match['port']}, no Gateway server has it")
+                    problems.append(
+                        f"{ref(vs)}/{route.get('name')}: matches port {match['port']}, no Gateway server has it"
+                    )
             for destination in route.get("route", []):
                 host = destination["destination"]["host"]
                 port = destination["destination"].get("port", {}).get("number")
@@ -638,7 +698,9 @@ def check_istio_wiring(objects: list[Obj]) -> list[str]:
         policy = dr["spec"].get("trafficPolicy", {})
         if dr["spec"]["host"] not in services:
             problems.append(f"{ref(dr)}: host {dr['spec']['host']} is not a Service here")
-        if policy.get("loadBalancer", {}).get("localityLbSetting", {}).get("enabled") and not policy.get("outlierDetection"):
+        if policy.get("loadBalancer", {}).get("localityLbSetting", {}).get("enabled") and not policy.get(
+            "outlierDetection"
+        ):
             problems.append(f"{ref(dr)}: locality load balancing does nothing without outlierDetection")
     return problems
 
@@ -655,7 +717,9 @@ def check_istio_timeouts(objects: list[Obj]) -> list[str]:
     for vs in of_kind(objects, "VirtualService"):
         for route in vs["spec"].get("http", []):
             where = f"{ref(vs)}/{route.get('name')}"
-            streams = any(m.get("uri", {}).get("exact", "").endswith("Stream") for m in route.get("match", []))
+            streams = any(
+                m.get("uri", {}).get("exact", "").endswith("Stream") for m in route.get("match", [])
+            )
             if streams:
                 if duration_s(route.get("timeout", "0s")) != 0:
                     problems.append(f"{where}: a timeout on the stream route cuts long-lived robot streams")
@@ -667,7 +731,9 @@ def check_istio_timeouts(objects: list[Obj]) -> list[str]:
                 problems.append(f"{where}: no per-route timeout")
             per_try = duration_s(retries.get("perTryTimeout", route.get("timeout", "0s")))
             if engine_timeout_s is not None and per_try <= engine_timeout_s:
-                problems.append(f"{where}: per-try timeout {per_try}s <= ENGINE_TIMEOUT_MS {engine_timeout_s}s")
+                problems.append(
+                    f"{where}: per-try timeout {per_try}s <= ENGINE_TIMEOUT_MS {engine_timeout_s}s"
+                )
     return problems
 
 
@@ -684,23 +750,39 @@ def check_authorization(objects: list[Obj]) -> list[str]:
     }
     for workload in workloads(objects):
         labels = pod_labels(workload)
-        hosts_detector = {program_of(c) for c in pod_spec(workload)["containers"]} & {"facedetection", "yolodetection"}
-        applying = [p for p in policies if selects(p["spec"].get("selector", {}).get("matchLabels", {}), labels)]
+        hosts_detector = {program_of(c) for c in pod_spec(workload)["containers"]} & {
+            "facedetection",
+            "yolodetection",
+        }
+        applying = [
+            p for p in policies if selects(p["spec"].get("selector", {}).get("matchLabels", {}), labels)
+        ]
         if hosts_detector and not any(p["spec"].get("action", "ALLOW") == "ALLOW" for p in applying):
-            problems.append(f"{ref(workload)}: runs {sorted(hosts_detector)} with no ALLOW policy (open to the mesh)")
+            problems.append(
+                f"{ref(workload)}: runs {sorted(hosts_detector)} with no ALLOW policy (open to the mesh)"
+            )
         for policy in applying:
             for rule in policy["spec"].get("rules", []):
                 ports = {p for t in rule.get("to", []) for p in t.get("operation", {}).get("ports", [])}
-                principals = {p for f in rule.get("from", []) for p in f.get("source", {}).get("principals", [])}
+                principals = {
+                    p for f in rule.get("from", []) for p in f.get("source", {}).get("principals", [])
+                }
                 for port in ports:
                     if int(port) not in all_container_ports(workload):
-                        problems.append(f"{ref(policy)}: port {port} is not a container port of {ref(workload)}")
+                        problems.append(
+                            f"{ref(policy)}: port {port} is not a container port of {ref(workload)}"
+                        )
                 if not ports or ports & detector_ports:
                     for principal in sorted(principals) or ["<any caller>"]:
                         if principal not in aggregator_accounts and not GATEWAY_PRINCIPAL.match(principal):
-                            problems.append(f"{ref(policy)}: lets {principal} reach a detector on {ref(workload)}")
+                            problems.append(
+                                f"{ref(policy)}: lets {principal} reach a detector on {ref(workload)}"
+                            )
                 for principal in principals:
-                    if principal.startswith("cluster.local/ns/liquidedge/sa/") and principal.rsplit("/", 1)[1] not in accounts:
+                    if (
+                        principal.startswith("cluster.local/ns/liquidedge/sa/")
+                        and principal.rsplit("/", 1)[1] not in accounts
+                    ):
                         problems.append(f"{ref(policy)}: principal {principal} names no ServiceAccount")
     for policy in policies:
         selector = policy["spec"].get("selector", {}).get("matchLabels", {})

@@ -8,9 +8,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 import deploy_checks as deploy
+import pytest
 from deploy_checks import Obj
 
 # Settings the manifests already use for code another helper is landing: the PyTorch YOLO
@@ -34,11 +33,15 @@ def test_overlay_passes_check(overlay: str, check: str) -> None:
     awaiting = [p for p in problems if any(marker in p for marker in AWAITING_CODE)]
     assert [p for p in problems if p not in awaiting] == []
     if awaiting:
-        pytest.xfail("manifests are ahead of the code (PyTorch YOLO backend not merged yet): " + "; ".join(awaiting))
+        pytest.xfail(
+            "manifests are ahead of the code (PyTorch YOLO backend not merged yet): " + "; ".join(awaiting)
+        )
 
 
 def first(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
-    return next(o for o in deploy.of_kind(objects, kind) if name is None or o["metadata"]["name"].startswith(name))
+    return next(
+        o for o in deploy.of_kind(objects, kind) if name is None or o["metadata"]["name"].startswith(name)
+    )
 
 
 def container(objects: list[Obj], kind: str, name: str, container_name: str) -> Obj:
@@ -83,16 +86,18 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "scaled",
         "Deployment selector typo (its own pods no longer match)",
-        lambda o: first(o, "Deployment", "yolodetection")["spec"]["selector"]["matchLabels"].update(app="yolo"),
+        lambda o: first(o, "Deployment", "yolodetection")["spec"]["selector"]["matchLabels"].update(
+            app="yolo"
+        ),
         "workload selectors",
         "does not match its own pod labels",
     ),
     (
         "scaled-cpu",
         "readiness probe on the metrics port",
-        lambda o: container(o, "Deployment", "facedetection", "facedetection")["readinessProbe"]["grpc"].update(
-            port=9153
-        ),
+        lambda o: container(o, "Deployment", "facedetection", "facedetection")["readinessProbe"][
+            "grpc"
+        ].update(port=9153),
         "probes",
         "probes port 9153",
     ),
@@ -164,9 +169,9 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "scaled",
         "a missing ConfigMap reference",
-        lambda o: container(o, "Deployment", "yolodetection", "yolodetection")["envFrom"][2]["configMapRef"].update(
-            name="yolodetection-cuda"
-        ),
+        lambda o: container(o, "Deployment", "yolodetection", "yolodetection")["envFrom"][2][
+            "configMapRef"
+        ].update(name="yolodetection-cuda"),
         "config refs",
         "ConfigMap 'yolodetection-cuda' is not defined",
     ),
@@ -189,23 +194,27 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "scaled",
         "grace period shorter than the drain",
-        lambda o: deploy.pod_spec(first(o, "Deployment", "facedetection")).update(terminationGracePeriodSeconds=3),
+        lambda o: deploy.pod_spec(first(o, "Deployment", "facedetection")).update(
+            terminationGracePeriodSeconds=3
+        ),
         "shutdown fits grace",
         "terminationGracePeriodSeconds 3",
     ),
     (
         "scaled-cpu",
         "scrape annotation on the gRPC port",
-        lambda o: first(o, "Deployment", "objectdetection")["spec"]["template"]["metadata"]["annotations"].update(
-            {"prometheus.io/port": "50051"}
-        ),
+        lambda o: first(o, "Deployment", "objectdetection")["spec"]["template"]["metadata"][
+            "annotations"
+        ].update({"prometheus.io/port": "50051"}),
         "prometheus annotations",
         "is not a metrics port",
     ),
     (
         "scaled",
         "HPA pointed at a Deployment that does not exist",
-        lambda o: first(o, "HorizontalPodAutoscaler", "yolodetection")["spec"]["scaleTargetRef"].update(name="yolo"),
+        lambda o: first(o, "HorizontalPodAutoscaler", "yolodetection")["spec"]["scaleTargetRef"].update(
+            name="yolo"
+        ),
         "scaling objects",
         "does not exist",
     ),
@@ -237,7 +246,9 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "scaled",
         "VirtualService routes to a port the Service does not have",
-        lambda o: first(o, "VirtualService")["spec"]["http"][1]["route"][0]["destination"]["port"].update(number=50052),
+        lambda o: first(o, "VirtualService")["spec"]["http"][1]["route"][0]["destination"]["port"].update(
+            number=50052
+        ),
         "Istio wiring",
         "has no port 50052",
     ),
@@ -281,7 +292,9 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "edge-local",
         "the edge pod opens the YOLO port to the mesh",
-        lambda o: first(o, "AuthorizationPolicy")["spec"]["rules"][0]["to"][0]["operation"]["ports"].append("50055"),
+        lambda o: first(o, "AuthorizationPolicy")["spec"]["rules"][0]["to"][0]["operation"]["ports"].append(
+            "50055"
+        ),
         "authorization",
         "lets <any caller> reach a detector",
     ),
@@ -299,7 +312,10 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
 
 @pytest.mark.parametrize(
     ("overlay", "mutate", "check", "expected"),
-    [pytest.param(overlay, mutate, check, expected, id=what) for overlay, what, mutate, check, expected in BROKEN],
+    [
+        pytest.param(overlay, mutate, check, expected, id=what)
+        for overlay, what, mutate, check, expected in BROKEN
+    ],
 )
 def test_a_broken_manifest_is_caught(
     overlay: str, mutate: Callable[[list[Obj]], None], check: str, expected: str

