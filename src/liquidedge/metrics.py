@@ -59,6 +59,18 @@ class ServiceMetrics:
             ["service", "engine"],
             registry=self.registry,
         )
+        self.replicas_in_service = Gauge(
+            "liquidedge_replicas_in_service",
+            "Detector replicas the aggregator currently sends frames to, by engine",
+            ["service", "engine"],
+            registry=self.registry,
+        )
+        self.ejections = Counter(
+            "liquidedge_replica_ejections",
+            "Detector replicas taken out of service by outlier detection",
+            ["service", "engine", "reason"],
+            registry=self.registry,
+        )
         self.service = service
 
     def count_request(self, method: str, code: str, seconds: float) -> None:

@@ -16,10 +16,11 @@ from liquidedge.server import ServiceBinding, create_server
 from liquidedge.service import DETECTOR_SERVICE, ServiceHandle, image_limits, server_options
 from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2_grpc
-from objectdetection.backends import EngineBackend
+from objectdetection.channels import channel_factory
 from objectdetection.fanout import FanOut
 from objectdetection.health_watch import BackendHealthWatcher
 from objectdetection.liveview import LatestFrame
+from objectdetection.replicas import ReplicaPolicy, ReplicaPool
 from objectdetection.servicer import Aggregator, AggregatorServicer, LegacyObjectDetectionServicer
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,28 @@ def build_parser() -> EnvDefaultsParser:
         "HEALTH_INTERVAL_S",
         default=1.0,
         type=float,
-        help="backend health poll interval",
+        help="replica health probe interval (a frozen replica is ejected within about this)",
+    )
+    parser.env_flag(
+        "--attempts",
+        "ENGINE_ATTEMPTS",
+        default=2,
+        type=int,
+        help="tries per engine call, each on another replica",
+    )
+    parser.env_flag(
+        "--eject-after-failures",
+        "EJECT_AFTER_FAILURES",
+        default=3,
+        type=int,
+        help="consecutive failed calls that take a replica out of service",
+    )
+    parser.env_flag(
+        "--ejection-s",
+        "EJECTION_S",
+        default=2.0,
+        type=float,
+        help="first ejection time; doubles while it keeps failing",
     )
     return parser
 
@@ -81,6 +103,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     check_common(parser, args)
     if not (args.face_addr or args.yolo_addr):
         parser.error("at least one of --face-addr and --yolo-addr is required")
+    if args.attempts < 1 or args.eject_after_failures < 1 or args.ejection_s <= 0:
+        parser.error("--attempts and --eject-after-failures must be >= 1 and --ejection-s > 0")
     if args.engine_timeout_ms < 1:
         parser.error(f"--engine-timeout-ms must be positive, got {args.engine_timeout_ms}")
     if not 1 <= args.default_max_results <= 1000:
@@ -96,12 +120,25 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
     metrics = ServiceMetrics("objectdetection")
     options = server_options(args)
     targets = {"face": args.face_addr, "yolo": args.yolo_addr}
-    backends = {
-        name: EngineBackend.connect(name, target, options.max_message_bytes)
+    policy = ReplicaPolicy(
+        consecutive_failures=args.eject_after_failures,
+        base_ejection_s=args.ejection_s,
+        max_attempts=args.attempts,
+    )
+
+    def count_ejection(engine: str, _address: str, reason: str) -> None:
+        kind = "health" if "health" in reason else "failures"
+        metrics.ejections.labels(metrics.service, engine, kind).inc()
+
+    make_channel = channel_factory(options.max_message_bytes)
+    pools = {
+        name: ReplicaPool(name, target, make_channel, policy, on_eject=count_ejection)
         for name, target in targets.items()
         if target
     }
-    fanout = FanOut(backends, metrics, engine_timeout_s=args.engine_timeout_ms / 1000.0)
+    fanout = FanOut(
+        pools, metrics, engine_timeout_s=args.engine_timeout_ms / 1000.0, workers=args.workers * 2
+    )
     latest = LatestFrame() if args.view_port >= 0 else None
     aggregator = Aggregator(fanout, image_limits(args), observer=latest.observe if latest else None)
     guard = RequestGuard(metrics, args.max_in_flight)
@@ -119,10 +156,10 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
     )
     running = create_server(bindings, options)
     handle = ServiceHandle("objectdetection", running, metrics, metrics.serve(args.host, args.metrics_port))
-    watcher = BackendHealthWatcher(backends, running.set_serving, metrics, args.health_interval_s)
+    watcher = BackendHealthWatcher(pools, running.set_serving, metrics, args.health_interval_s)
     watcher.start()
     handle.closers.append(watcher.stop)
-    handle.closers.extend(backend.close for backend in backends.values())
+    handle.closers.append(fanout.close)
     if latest is not None:
         view = MjpegServer(args.host, args.view_port, latest.render, title="LIQUID EDGE aggregator").start()
         handle.closers.append(view.stop)

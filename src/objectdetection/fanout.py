@@ -8,8 +8,10 @@ fail the frame: its outcome records the failure and the other engines' boxes sti
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import grpc
@@ -19,7 +21,7 @@ from liquidedge.messages import DetectOptions, detections_from_proto
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.status import AbortError
 from liquidedge.v1 import detection_pb2
-from objectdetection.backends import EngineBackend
+from objectdetection.replicas import AttemptError, ReplicaPool
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +56,35 @@ class EngineOutcome:
 
 
 class FanOut:
+    """Runs each requested engine on its replica pool, all engines at once."""
+
     def __init__(
         self,
-        backends: Mapping[str, EngineBackend],
+        pools: Mapping[str, ReplicaPool],
         metrics: ServiceMetrics,
         *,
         engine_timeout_s: float = 2.0,
         merge_margin_s: float = 0.005,
+        workers: int = 64,
     ) -> None:
-        self.backends = dict(backends)
+        self.pools = dict(pools)
         self.metrics = metrics
         self.engine_timeout_s = engine_timeout_s
         self.merge_margin_s = merge_margin_s
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine-call")
 
     @property
     def engines(self) -> tuple[str, ...]:
-        return tuple(self.backends)
+        return tuple(self.pools)
 
-    def engine_timeout(self, budget_s: float | None) -> float:
-        if budget_s is None:
-            return self.engine_timeout_s
-        return max(0.0, min(self.engine_timeout_s, budget_s - self.merge_margin_s))
+    def engine_deadline(self, budget_s: float | None) -> float:
+        """Absolute deadline for the engine calls: the client's, less a margin to merge and answer."""
+        span = (
+            self.engine_timeout_s
+            if budget_s is None
+            else min(self.engine_timeout_s, budget_s - self.merge_margin_s)
+        )
+        return time.monotonic() + max(0.0, span)
 
     def run(
         self,
@@ -83,31 +93,37 @@ class FanOut:
         budget_s: float | None,
         context: grpc.ServicerContext | None = None,
     ) -> list[EngineOutcome]:
-        timeout_s = self.engine_timeout(budget_s)
-        started = time.perf_counter()
-        calls: dict[str, grpc.Future] = {}
-        for name in options.engines:
-            request = detection_pb2.DetectRequest(
-                frame=frame,
-                engines=[name],
-                max_results=options.max_results,
-                min_confidence=options.min_confidence,
-                classes=list(options.classes),
-            )
-            calls[name] = self.backends[name].detect_future(request, timeout_s)
+        deadline = self.engine_deadline(budget_s)
+        cancelled = threading.Event()
         if context is not None:
             # A robot that hangs up should not keep detectors busy on its frame.
-            context.add_callback(lambda: [call.cancel() for call in calls.values()])
-        outcomes = [self._collect(name, call, started) for name, call in calls.items()]
-        return outcomes
+            context.add_callback(cancelled.set)
+        calls = {
+            name: self._executor.submit(self._call_engine, name, frame, options, deadline, cancelled)
+            for name in options.engines
+        }
+        return [call.result() for call in calls.values()]
 
-    def _collect(self, name: str, call: grpc.Future, started: float) -> EngineOutcome:
+    def _call_engine(
+        self,
+        name: str,
+        frame: detection_pb2.Frame,
+        options: DetectOptions,
+        deadline: float,
+        cancelled: threading.Event,
+    ) -> EngineOutcome:
+        request = detection_pb2.DetectRequest(
+            frame=frame,
+            engines=[name],
+            max_results=options.max_results,
+            min_confidence=options.min_confidence,
+            classes=list(options.classes),
+        )
+        started = time.perf_counter()
         try:
-            reply: detection_pb2.DetectResponse = call.result()
-        except grpc.RpcError as error:
-            outcome = EngineOutcome(name, error.code(), error.details() or error.code().name)
-        except grpc.FutureCancelledError:
-            outcome = EngineOutcome(name, grpc.StatusCode.CANCELLED, "the client cancelled the frame")
+            reply, _address = self.pools[name].detect(request, deadline, cancelled)
+        except AttemptError as error:
+            outcome = EngineOutcome(name, error.code, error.details)
         else:
             outcome = EngineOutcome(
                 name,
@@ -124,6 +140,11 @@ class FanOut:
                 extra={"engine": name, "code": outcome.code.name, "error": outcome.error},
             )
         return outcome
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for pool in self.pools.values():
+            pool.close()
 
 
 def merge(outcomes: list[EngineOutcome], options: DetectOptions) -> Detections:

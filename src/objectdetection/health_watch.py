@@ -1,7 +1,8 @@
-"""Keep the aggregator's health true: SERVING only while at least one engine backend is.
+"""Keep the aggregator's health true: SERVING only while at least one engine has a replica that is.
 
-A readiness probe that always says SERVING sends robots to an aggregator that can only
-answer UNAVAILABLE. The watcher polls each backend's grpc.health.v1 on an interval.
+A readiness probe that always says SERVING sends robots to an aggregator that can only answer
+UNAVAILABLE. The watcher probes every replica's grpc.health.v1 on an interval, which is also what
+ejects a frozen replica within about a second.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from liquidedge.metrics import ServiceMetrics
-from objectdetection.backends import EngineBackend
+from objectdetection.replicas import ReplicaPool
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +20,12 @@ log = logging.getLogger(__name__)
 class BackendHealthWatcher:
     def __init__(
         self,
-        backends: Mapping[str, EngineBackend],
+        pools: Mapping[str, ReplicaPool],
         set_serving: Callable[[bool], None],
         metrics: ServiceMetrics,
         interval_s: float = 1.0,
     ) -> None:
-        self.backends = dict(backends)
+        self.pools = dict(pools)
         self.set_serving = set_serving
         self.metrics = metrics
         self.interval_s = interval_s
@@ -33,12 +34,13 @@ class BackendHealthWatcher:
         self._thread = threading.Thread(target=self._loop, name="backend-health", daemon=True)
 
     def check_once(self) -> bool:
-        for name, backend in self.backends.items():
-            serving = backend.is_serving(timeout_s=max(0.2, self.interval_s))
+        for name, pool in self.pools.items():
+            serving = pool.probe(timeout_s=min(0.5, max(0.1, self.interval_s)))
             if self.up.get(name) != serving:
                 log.info("engine backend health changed", extra={"engine": name, "serving": serving})
             self.up[name] = serving
             self.metrics.backend_up.labels(self.metrics.service, name).set(1 if serving else 0)
+            self.metrics.replicas_in_service.labels(self.metrics.service, name).set(len(pool.in_service()))
         any_up = any(self.up.values())
         self.set_serving(any_up)
         return any_up

@@ -1,0 +1,306 @@
+"""The replicas behind one engine: balancing, retries and outlier ejection without a mesh.
+
+An engine address may name several detector pods (`dns:///yolodetection.edge.svc:50055` over a
+headless Service, or `ipv4:10.0.0.5:50055,10.0.0.6:50055`). Each replica gets its own channel, so
+the aggregator knows which pod failed and can:
+
+* balance frames round-robin over the replicas in service;
+* retry a failed or shed frame on another replica while the frame's deadline allows;
+* eject a replica after consecutive failures, or at once when its health probe fails (a frozen
+  pod answers nothing, so waiting for call timeouts would take seconds), and probe it back in
+  after an ejection time that doubles while it keeps failing, as Istio's outlier detection does.
+
+Other targets (`host:port`, `unix:`) stay one replica resolved by gRPC itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from liquidedge.service import DETECTOR_SERVICE
+from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+# Worth another replica: the replica is gone, hung, or full. A bad frame is not.
+RETRYABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+)
+# Count towards ejection: the replica itself misbehaves. Shedding (RESOURCE_EXHAUSTED) is healthy behaviour.
+FAILURES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ReplicaPolicy:
+    consecutive_failures: int = 3
+    base_ejection_s: float = 2.0
+    max_ejection_s: float = 30.0
+    # Never eject more than this share of replicas by call failures (a sick backend-wide
+    # problem should not empty the pool); a failed health probe ejects regardless.
+    max_ejected_fraction: float = 0.5
+    max_attempts: int = 2
+    # When another replica could take a retry, the first attempt gets this share of the budget.
+    first_attempt_share: float = 0.6
+    # Attempts shorter than this are not worth starting.
+    min_attempt_s: float = 0.02
+    resolve_interval_s: float = 5.0
+
+
+@dataclass
+class Replica:
+    address: str
+    channel: grpc.Channel
+    stub: detection_pb2_grpc.DetectorStub
+    health: health_pb2_grpc.HealthStub
+    failures: int = 0
+    ejections: int = 0
+    ejected_until: float = 0.0
+
+    def ejected(self, now: float) -> bool:
+        return now < self.ejected_until
+
+
+class AttemptError(Exception):
+    def __init__(self, code: grpc.StatusCode, details: str, address: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+        self.address = address
+
+
+def split_target(target: str) -> tuple[str, list[str]]:
+    """('dns', [host:port]) / ('ipv4', [a:p, b:p]) / ('grpc', [target]) for gRPC's own resolution."""
+    if target.startswith("dns:///"):
+        return "dns", [target[len("dns:///") :]]
+    if target.startswith("dns:") and not target.startswith("dns://"):
+        return "dns", [target[len("dns:") :]]
+    if target.startswith("ipv4:"):
+        return "ipv4", [a for a in target[len("ipv4:") :].split(",") if a]
+    return "grpc", [target]
+
+
+def resolve_dns(host_port: str) -> list[str]:
+    host, _, port = host_port.rpartition(":")
+    host = host.strip("[]")
+    infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    addresses = []
+    for family, _type, _proto, _name, sockaddr in infos:
+        ip = sockaddr[0]
+        address = f"[{ip}]:{port}" if family == socket.AF_INET6 else f"{ip}:{port}"
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+@dataclass
+class ReplicaPool:
+    """Every replica of one engine. Thread-safe; one per engine per aggregator."""
+
+    engine: str
+    target: str
+    make_channel: Callable[[str], grpc.Channel]
+    policy: ReplicaPolicy = field(default_factory=ReplicaPolicy)
+    clock: Callable[[], float] = time.monotonic
+    resolver: Callable[[str], list[str]] = resolve_dns
+    on_eject: Callable[[str, str, str], None] | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._replicas: dict[str, Replica] = {}
+        self._turn = itertools.count()
+        self._resolved_at = -1e9
+        self.scheme, self._names = split_target(self.target)
+        self.refresh(force=True)
+
+    # -- membership ------------------------------------------------------------------------
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-resolve DNS targets (replicas come and go with the autoscaler)."""
+        now = self.clock()
+        if not force and now - self._resolved_at < self.policy.resolve_interval_s:
+            return
+        self._resolved_at = now
+        if self.scheme == "dns":
+            try:
+                addresses = self.resolver(self._names[0])
+            except OSError as error:
+                log.warning(
+                    "could not resolve %s: %s; keeping %d replicas", self.target, error, len(self._replicas)
+                )
+                return
+        else:
+            addresses = list(self._names)
+        with self._lock:
+            for address in addresses:
+                if address not in self._replicas:
+                    channel = self.make_channel(address)
+                    self._replicas[address] = Replica(
+                        address,
+                        channel,
+                        detection_pb2_grpc.DetectorStub(channel),
+                        health_pb2_grpc.HealthStub(channel),
+                    )
+                    log.info("replica added", extra={"engine": self.engine, "replica": address})
+            gone = [a for a in self._replicas if a not in addresses]
+            for address in gone:
+                self._replicas.pop(address).channel.close()
+                log.info("replica removed", extra={"engine": self.engine, "replica": address})
+
+    @property
+    def replicas(self) -> list[Replica]:
+        with self._lock:
+            return list(self._replicas.values())
+
+    def in_service(self) -> list[str]:
+        now = self.clock()
+        return [r.address for r in self.replicas if not r.ejected(now)]
+
+    # -- choosing and bookkeeping ----------------------------------------------------------
+
+    def choose(self, exclude: Sequence[str] = ()) -> Replica | None:
+        now = self.clock()
+        with self._lock:
+            candidates = [r for r in self._replicas.values() if r.address not in exclude]
+            if not candidates:
+                return None
+            healthy = [r for r in candidates if not r.ejected(now)]
+            if not healthy:
+                # Panic mode: every replica is ejected; try the one that comes back soonest
+                # rather than fail the frame without trying.
+                return min(candidates, key=lambda r: r.ejected_until)
+            return healthy[next(self._turn) % len(healthy)]
+
+    def _eject(self, replica: Replica, now: float, reason: str) -> None:
+        replica.ejections += 1
+        duration = min(self.policy.max_ejection_s, self.policy.base_ejection_s * 2 ** (replica.ejections - 1))
+        replica.ejected_until = now + duration
+        replica.failures = 0
+        log.warning(
+            "replica ejected",
+            extra={"engine": self.engine, "replica": replica.address, "reason": reason, "seconds": duration},
+        )
+        if self.on_eject is not None:
+            self.on_eject(self.engine, replica.address, reason)
+
+    def record(self, replica: Replica, code: grpc.StatusCode) -> None:
+        now = self.clock()
+        with self._lock:
+            if code == grpc.StatusCode.OK:
+                replica.failures = 0
+                return
+            if code not in FAILURES or replica.ejected(now):
+                return
+            replica.failures += 1
+            if replica.failures < self.policy.consecutive_failures:
+                return
+            ejected = sum(1 for r in self._replicas.values() if r.ejected(now))
+            if (ejected + 1) / len(self._replicas) <= self.policy.max_ejected_fraction:
+                self._eject(replica, now, f"{replica.failures} consecutive failures ({code.name})")
+
+    def probe(self, timeout_s: float) -> bool:
+        """Health-check every replica: eject the silent ones now, readmit recovered ones.
+
+        Returns whether any replica is serving.
+        """
+        self.refresh()
+        any_serving = False
+        for replica in self.replicas:
+            serving = _is_serving(replica, timeout_s)
+            now = self.clock()
+            with self._lock:
+                if serving:
+                    any_serving = True
+                    if replica.ejections and now - replica.ejected_until > self.policy.max_ejection_s:
+                        replica.ejections = (
+                            0  # healthy for a long while: the next ejection starts short again
+                        )
+                elif not replica.ejected(now):
+                    self._eject(replica, now, "health probe failed")
+        return any_serving
+
+    # -- calling ---------------------------------------------------------------------------
+
+    def detect(
+        self, request: detection_pb2.DetectRequest, deadline: float, cancelled: threading.Event
+    ) -> tuple[detection_pb2.DetectResponse, str]:
+        """Run the request on one replica, retrying on others while the deadline allows."""
+        tried: list[str] = []
+        last: AttemptError | None = None
+        for attempt in range(self.policy.max_attempts):
+            remaining = deadline - self.clock()
+            if remaining < self.policy.min_attempt_s or cancelled.is_set():
+                break
+            replica = self.choose(exclude=tried)
+            if replica is None:
+                break
+            tried.append(replica.address)
+            others = [a for a in self.in_service() if a not in tried]
+            last_chance = attempt == self.policy.max_attempts - 1 or not others
+            timeout_s = remaining if last_chance else remaining * self.policy.first_attempt_share
+            try:
+                reply = _call(replica, request, timeout_s, cancelled)
+            except AttemptError as error:
+                self.record(replica, error.code)
+                last = error
+                if error.code not in RETRYABLE:
+                    break
+                continue
+            self.record(replica, grpc.StatusCode.OK)
+            return reply, replica.address
+        if last is None:
+            code = grpc.StatusCode.CANCELLED if cancelled.is_set() else grpc.StatusCode.DEADLINE_EXCEEDED
+            reason = "the client cancelled the frame" if cancelled.is_set() else "no time left for the engine"
+            if not self.replicas:
+                code, reason = grpc.StatusCode.UNAVAILABLE, f"no replica of {self.target} resolved"
+            raise AttemptError(code, reason, "")
+        raise last
+
+    def close(self) -> None:
+        for replica in self.replicas:
+            replica.channel.close()
+
+
+def _is_serving(replica: Replica, timeout_s: float) -> bool:
+    try:
+        reply = replica.health.Check(
+            health_pb2.HealthCheckRequest(service=DETECTOR_SERVICE), timeout=timeout_s
+        )
+    except grpc.RpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _call(
+    replica: Replica, request: detection_pb2.DetectRequest, timeout_s: float, cancelled: threading.Event
+) -> detection_pb2.DetectResponse:
+    future = replica.stub.Detect.future(request, timeout=timeout_s)
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    while not done.wait(0.05):
+        if cancelled.is_set():
+            future.cancel()
+            raise AttemptError(grpc.StatusCode.CANCELLED, "the client cancelled the frame", replica.address)
+    try:
+        return future.result()
+    except grpc.RpcError as error:
+        raise AttemptError(error.code(), error.details() or error.code().name, replica.address) from None
+    except grpc.FutureCancelledError:
+        raise AttemptError(
+            grpc.StatusCode.CANCELLED, "the client cancelled the frame", replica.address
+        ) from None
