@@ -16,9 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from robotclient.clock import Clock
 from robotclient.sim.world import SimWorld
-from robotclient.sources import FrameSource
 
 # Columns of the photo that hold the man; the crop is centred on him, so the sprite's centre
 # column is where he is.
@@ -118,15 +116,3 @@ def _paste_person(image: np.ndarray, view: PersonView, model: CameraModel) -> No
         int((x0 - left) * sx) : max(int((x0 - left) * sx) + 1, math.ceil((x1 - left) * sx)),
     ]
     image[y0:y1, x0:x1] = cv2.resize(src, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-
-
-class SimCameraSource(FrameSource):
-    """Frames rendered from the simulated world, stamped with the clock passed in."""
-
-    def __init__(self, world: SimWorld, clock: Clock, model: CameraModel | None = None) -> None:
-        super().__init__(clock)
-        self.world = world
-        self.model = model or CameraModel()
-
-    def _grab(self) -> np.ndarray | None:
-        return render(self.world, self.model)
