@@ -13,6 +13,9 @@ from robotclient.pilot import PilotSettings
 from robotclient.runtime import RuntimeSettings
 from robotclient.tracker import TrackerSettings
 
+# Flag defaults are the settings' own defaults, so the CLI and the tested logic never drift apart.
+_T, _B, _C = TrackerSettings(), BehaviorSettings(), ControllerSettings()
+
 
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
@@ -84,64 +87,106 @@ def build_parser() -> EnvDefaultsParser:
     )
     f("--deadline-s", "ROBOT_DEADLINE_S", default=1.0, type=float, help="per-frame deadline")
     f("--mesh-silence-s", "ROBOT_MESH_SILENCE_S", default=0.5, type=float, help="no answer this long: stop")
-    f("--max-missed", "ROBOT_MAX_MISSED", default=5, type=int, help="frames a track survives unseen")
-    f("--wakeup-s", "ROBOT_WAKEUP_S", default=1.0, type=float, help="wakeup duration")
+    f(
+        "--max-missed",
+        "ROBOT_MAX_MISSED",
+        default=_T.max_missed,
+        type=int,
+        help="frames a track survives unseen",
+    )
+    f("--wakeup-s", "ROBOT_WAKEUP_S", default=_B.wakeup_s, type=float, help="wakeup duration")
     f(
         "--search-timeout-s",
         "ROBOT_SEARCH_TIMEOUT_S",
-        default=20.0,
+        default=_B.search_timeout_s,
         type=float,
         help="search gives up to idle",
     )
-    f("--lost-grace-s", "ROBOT_LOST_GRACE_S", default=0.5, type=float, help="target unseen this long: search")
+    f(
+        "--lost-grace-s",
+        "ROBOT_LOST_GRACE_S",
+        default=_B.lost_grace_s,
+        type=float,
+        help="target unseen this long: search",
+    )
     f(
         "--explore-timeout-s",
         "ROBOT_EXPLORE_TIMEOUT_S",
-        default=30.0,
+        default=_B.explore_timeout_s,
         type=float,
         help="explore gives up to idle",
     )
     f(
         "--idle-explore-after-s",
         "ROBOT_IDLE_EXPLORE_AFTER_S",
-        default=0.0,
+        default=_B.idle_explore_after_s,
         type=float,
         help="idle starts exploring after this, 0 = never",
     )
     f(
         "--hit-recovery-s",
         "ROBOT_HIT_RECOVERY_S",
-        default=1.0,
+        default=_B.hit_recovery_s,
         type=float,
         help="hit recovery manoeuvre length",
     )
-    f("--search-yaw-dps", "ROBOT_SEARCH_YAW_DPS", default=45.0, type=float, help="turn rate while searching")
+    f(
+        "--search-yaw-dps",
+        "ROBOT_SEARCH_YAW_DPS",
+        default=_B.search_yaw_dps,
+        type=float,
+        help="turn rate while searching",
+    )
     f(
         "--yaw-gain",
         "ROBOT_YAW_GAIN",
-        default=180.0,
+        default=_C.yaw_gain_dps,
         type=float,
         help="deg/s per unit of offset (1 = frame edge)",
     )
     f(
         "--yaw-deadband",
         "ROBOT_YAW_DEADBAND",
-        default=0.03,
+        default=_C.yaw_deadband,
         type=float,
         help="offset ignored around the centre",
     )
-    f("--max-yaw-dps", "ROBOT_MAX_YAW_DPS", default=90.0, type=float, help="yaw speed limit")
+    f("--max-yaw-dps", "ROBOT_MAX_YAW_DPS", default=_C.max_yaw_dps, type=float, help="yaw speed limit")
     f(
         "--desired-height",
         "ROBOT_DESIRED_HEIGHT",
-        default=0.5,
+        default=_C.desired_height,
         type=float,
         help="target height as a fraction of the frame at the following distance",
     )
-    f("--forward-gain", "ROBOT_FORWARD_GAIN", default=1.5, type=float, help="m/s per unit of height error")
-    f("--forward-deadband", "ROBOT_FORWARD_DEADBAND", default=0.05, type=float, help="height error ignored")
-    f("--max-forward-mps", "ROBOT_MAX_FORWARD_MPS", default=0.5, type=float, help="forward speed limit")
-    f("--max-backward-mps", "ROBOT_MAX_BACKWARD_MPS", default=0.3, type=float, help="backward speed limit")
+    f(
+        "--forward-gain",
+        "ROBOT_FORWARD_GAIN",
+        default=_C.forward_gain_mps,
+        type=float,
+        help="m/s per unit of height error",
+    )
+    f(
+        "--forward-deadband",
+        "ROBOT_FORWARD_DEADBAND",
+        default=_C.forward_deadband,
+        type=float,
+        help="height error ignored",
+    )
+    f(
+        "--max-forward-mps",
+        "ROBOT_MAX_FORWARD_MPS",
+        default=_C.max_forward_mps,
+        type=float,
+        help="forward speed limit",
+    )
+    f(
+        "--max-backward-mps",
+        "ROBOT_MAX_BACKWARD_MPS",
+        default=_C.max_backward_mps,
+        type=float,
+        help="backward speed limit",
+    )
     f("--view-host", "ROBOT_VIEW_HOST", default="0.0.0.0", help="live view bind address")
     f("--view-port", "ROBOT_VIEW_PORT", default=9088, type=int, help="live view port, -1 = off")
     f("--csv", "ROBOT_CSV", default="", help="CSV log path (time, RTT, objects, pose, FPS); empty = off")
