@@ -628,6 +628,26 @@ def buildable_images() -> frozenset[str]:
     return frozenset(line.split()[0] for line in result.stdout.splitlines() if line.strip())
 
 
+BAKED_MODEL_DIR = "/models"  # where the YOLO images hold YOLOv3-tiny (tests/deploy checks the Dockerfiles)
+
+
+def check_model_dir(objects: list[Obj]) -> list[str]:
+    """YOLO looks for its model where the image baked it or where a volume is mounted."""
+    problems = []
+    for workload, container, program in containers(objects):
+        if program != "yolodetection":
+            continue
+        env = container_env(objects, container)
+        model_dir = env.get("LIQUIDEDGE_MODEL_DIR", "")
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        volumes = {v["name"] for v in pod_spec(workload).get("volumes", [])}
+        if model_dir != BAKED_MODEL_DIR and mounts.get(model_dir) not in volumes:
+            problems.append(
+                f"{ref(workload)}/{container['name']}: LIQUIDEDGE_MODEL_DIR={model_dir!r} is neither the baked {BAKED_MODEL_DIR} nor a mounted volume"
+            )
+    return problems
+
+
 def check_images(objects: list[Obj], buildable: frozenset[str] | None = None) -> list[str]:
     """Every image is one `make images` builds (so tagged with the project version)."""
     buildable = buildable_images() if buildable is None else buildable
@@ -806,6 +826,7 @@ CHECKS: dict[str, Callable[[list[Obj]], list[str]]] = {
     "scaling objects": check_scaling_objects,
     "GPU placement": check_gpu_placement,
     "images": check_images,
+    "model dir": check_model_dir,
     "Istio wiring": check_istio_wiring,
     "Istio timeouts": check_istio_timeouts,
     "authorization": check_authorization,

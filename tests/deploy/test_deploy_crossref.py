@@ -244,6 +244,13 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
         "is not built by `make images`",
     ),
     (
+        "edge-local",
+        "YOLO pointed at a model directory that is not there",
+        lambda o: config(o, "yolodetection").update(LIQUIDEDGE_MODEL_DIR="/modelz"),
+        "model dir",
+        "LIQUIDEDGE_MODEL_DIR='/modelz' is neither",
+    ),
+    (
         "scaled",
         "VirtualService routes to a port the Service does not have",
         lambda o: first(o, "VirtualService")["spec"]["http"][1]["route"][0]["destination"]["port"].update(
@@ -382,3 +389,41 @@ def test_a_broken_source_file_is_caught(
     name = next(v for k, v in overlay.items() if path.startswith(k))
     problems = deploy.CHECKS[check](deploy.load(deploy.kustomize(kube / "overlays" / name)))
     assert any(expected in p for p in problems), problems
+
+
+# Components a user adds in an overlay of their own (the README's procedures), composed here the
+# same way in a copy of kube/ and held to the same checks.
+COMPOSITIONS = [
+    pytest.param("scaled", ["model-volume"], id="scaled+model-volume"),
+    pytest.param("edge-local", ["model-volume"], id="edge-local+model-volume"),
+    pytest.param("scaled-cpu", ["model-volume"], id="scaled-cpu+model-volume"),
+]
+
+
+@pytest.mark.parametrize(("topology", "components"), COMPOSITIONS)
+def test_user_overlay_with_components_validates_and_passes_every_check(
+    tmp_path: Path, topology: str, components: list[str]
+) -> None:
+    kube = tmp_path / "kube"
+    shutil.copytree(deploy.KUBE, kube)
+    mine = kube / "overlays" / "mine"
+    mine.mkdir()
+    (mine / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+        "kind: Kustomization\n"
+        "namespace: liquidedge\n"
+        f"resources: [../{topology}]\n"
+        f"components: [{', '.join('../../components/' + c for c in components)}]\n"
+    )
+    objects = deploy.load(deploy.kustomize(mine))
+    assert deploy.kubernetes_schema_problems(objects) == []
+    assert deploy.istio_schema_problems(objects) == []
+    problems = deploy.all_problems(objects)
+    assert [p for p in problems if not any(marker in p for marker in AWAITING_CODE)] == []
+    yolo = [(w, c) for w, c, program in deploy.containers(objects) if program == "yolodetection"]
+    assert yolo
+    for workload, container in yolo:
+        env = deploy.container_env(objects, container)
+        assert (env["LIQUIDEDGE_MODEL_DIR"], env["YOLO_MODEL"]) == ("/models-volume", "yolov3"), deploy.ref(
+            workload
+        )

@@ -11,6 +11,7 @@ from collections import Counter
 
 import deploy_checks as deploy
 import pytest
+import yaml
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -141,3 +142,15 @@ def test_istio_validation_catches_a_broken_object(kind: str, mutate, expected: s
     problems = deploy.istio_schema_problems(objects)
     assert problems and all(deploy.ref(target) in p for p in problems), problems
     assert any(expected in p for p in problems), problems
+
+
+def test_ingress_gateway_values_open_the_port_the_gateway_serves() -> None:
+    """kube/istio-ingressgateway-values.yaml (for Istio's gateway Helm chart) and the Gateway agree."""
+    values = yaml.safe_load((deploy.KUBE / "istio-ingressgateway-values.yaml").read_text())
+    for overlay in deploy.OVERLAYS:
+        for gateway in deploy.of_kind(deploy.render(overlay), "Gateway"):
+            assert deploy.selects(gateway["spec"]["selector"], values["labels"])
+            for server in gateway["spec"]["servers"]:
+                number = server["port"]["number"]
+                opened = [p for p in values["service"]["ports"] if p["port"] == number]
+                assert opened and opened[0]["targetPort"] == number and opened[0]["name"].startswith("grpc")
