@@ -23,11 +23,15 @@ until answers come back, then carries on from where it was.
 
 from __future__ import annotations
 
+import collections
 import enum
+import logging
 from dataclasses import dataclass
 
 from robotclient.clock import Clock
 from robotclient.values import Plate, Twist
+
+log = logging.getLogger(__name__)
 
 
 class State(enum.Enum):
@@ -114,10 +118,17 @@ class Behavior:
         self.plate: Plate | None = None
         self.search_direction = 1
         self._last_seen_s = self.since_s
+        # Recent transitions (time, state), for the logs and for tests that watch a live run.
+        self.history: collections.deque[tuple[float, State]] = collections.deque(
+            [(self.since_s, self.state)], 64
+        )
 
     def _enter(self, state: State, now: float) -> None:
+        if state is not self.state:
+            log.info("behaviour %s -> %s", self.state.value, state.value)
         self.state = state
         self.since_s = now
+        self.history.append((now, state))
 
     def step(self, seen: Perception) -> Decision:
         now = self.clock.now()
@@ -128,11 +139,13 @@ class Behavior:
                 self.search_direction = 1 if seen.target_offset > 0 else -1
         elapsed = now - self.since_s
 
-        if seen.command is not None:
-            self._enter(_COMMAND_STATE[seen.command], now)
-        elif seen.hit is not None:
+        # A hit is a reflex and wins over an operator command given in the same step (the
+        # runtime hands that command in again on the next step).
+        if seen.hit is not None:
             self.plate = seen.hit
             self._enter(State.HIT, now)
+        elif seen.command is not None:
+            self._enter(_COMMAND_STATE[seen.command], now)
         elif self.state is State.WAKEUP:
             if elapsed >= s.wakeup_s:
                 self._enter(State.FOLLOW if seen.target_visible else State.SEARCH, now)

@@ -128,14 +128,16 @@ class RobotRuntime:
             self._last_answer_s = answer.received_s
         now = self.clock.now()
         hits = self.driver.poll_hits()
-        command, self._pending_command = self._pending_command, None
+        command = self._pending_command
+        if not hits:
+            self._pending_command = None  # else it waits one step: the hit goes first
         step = self.pilot.step(
             frame_wh=frame.size_wh,
             detections=answer.detections if answer is not None else None,
             mesh_ok=self.mesh_ok(now),
             served_by_host=self.link.served_by_host,
-            hit=hits[0] if hits else None,
-            command=command,
+            hit=hits[-1] if hits else None,
+            command=None if hits else command,
         )
         self.driver.drive(step.twist)
         if self.last_step is None or step.led != self.last_step.led:

@@ -97,6 +97,11 @@ def test_hit_from_every_state(start: State, plate: Plate) -> None:
     assert decision.manoeuvre == recovery_twist(plate, SETTINGS)
 
 
+def test_hit_wins_over_a_command_in_the_same_step() -> None:
+    machine, _ = machine_in(State.FOLLOW)
+    assert machine.step(Perception(hit=Plate.BACK, command=Command.IDLE)).state is State.HIT
+
+
 @pytest.mark.parametrize(
     ("plate", "expected"),
     [
@@ -168,6 +173,11 @@ def test_since_marks_the_last_transition() -> None:
     entered = clock.now()
     clock.advance(2.0)
     assert machine.step(NOTHING).since_s == entered
+
+
+def test_history_records_transitions() -> None:
+    machine, _ = machine_in(State.FOLLOW)
+    assert [state for _, state in machine.history] == [State.WAKEUP, State.FOLLOW]
 
 
 def test_settings_reject_negative_timeouts() -> None:

@@ -132,7 +132,7 @@ def run_closed_loop(
             detections=answer.detections if answer is not None else None,
             mesh_ok=clock.now() - last_answer_s < mesh_silence_s,
             served_by_host=link.served_by_host,
-            hit=hits[0] if hits else None,
+            hit=hits[-1] if hits else None,
         )
         pending.append(step.twist)
         driver.drive(pending.popleft())
