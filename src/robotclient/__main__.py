@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         view = None
         if args.view_port >= 0:
             view = LiveView()
-            stack.callback(view.serve(args.view_host, args.view_port))
+            stack.callback(view.serve(args.view_host, args.view_port).stop)
         csv_log = None
         if args.csv:
             csv_log = CsvLog(args.csv)

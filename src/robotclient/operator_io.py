@@ -12,7 +12,6 @@ import os
 import select
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from liquidedge.drawing import label_color_bgr
 from liquidedge.imaging import encode_jpeg
+from liquidedge.mjpeg import MjpegServer
 from robotclient.behavior import Command
 from robotclient.pilot import PilotStep
 from robotclient.values import Pose
@@ -80,12 +80,9 @@ class LiveView:
                 self._jpeg = encode_jpeg(self._image, 75)
             return self._jpeg
 
-    def serve(self, host: str, port: int) -> Callable[[], None]:
-        """Start the HTTP server (`/` page, `/stream` MJPEG); returns the function that stops it."""
-        from liquidedge.mjpeg import MjpegServer
-
-        server = MjpegServer(host, port, self.jpeg, title="LIQUID EDGE robot").start()
-        return server.stop
+    def serve(self, host: str, port: int) -> MjpegServer:
+        """Start the HTTP server (`/` page, `/stream` MJPEG, `/frame.jpg`); stop it when done."""
+        return MjpegServer(host, port, self.jpeg, title="LIQUID EDGE robot").start()
 
 
 CSV_FIELDS = ("time_s", "frame", "rtt_ms", "objects", "x_m", "y_m", "heading_deg", "fps", "state")
