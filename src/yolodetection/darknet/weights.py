@@ -136,3 +136,27 @@ def init_random_weights(model: DarknetModel, *, seed: int = 0, objectness_bias: 
         k = 5 + head.classes
         for anchor in range(head.num_anchors):
             before.conv.bias[anchor * k + 4] = objectness_bias
+
+
+@torch.no_grad()
+def save_darknet_weights(model: DarknetModel, path: str | os.PathLike[str], *, seen: int = 0) -> None:
+    """Write an unfused model in Darknet's format (version 0.2.0, 64-bit `seen`).
+
+    Lets a randomly initialised network be loaded by OpenCV too, so both backends can be
+    compared on architectures whose trained weights are not available here.
+    """
+    parts: list[np.ndarray] = []
+    for block in model.conv_blocks():
+        if block.batch_normalize:
+            bn = block.bn
+            if not isinstance(bn, torch.nn.BatchNorm2d):
+                raise ValueError("save_darknet_weights needs the model before fuse_batchnorm()")
+            parts += [bn.bias, bn.weight, bn.running_mean, bn.running_var]  # type: ignore[list-item]
+        else:
+            parts.append(block.conv.bias)
+        parts.append(block.conv.weight)
+    with open(path, "wb") as handle:
+        handle.write(np.array([0, 2, 0], "<i4").tobytes())
+        handle.write(np.array([seen], "<i8").tobytes())
+        for tensor in parts:
+            handle.write(tensor.detach().float().cpu().numpy().astype("<f4").tobytes())
