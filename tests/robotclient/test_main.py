@@ -1,0 +1,101 @@
+"""The command line: flags with ROBOT_* twins, a full run on a folder of frames, the videoclip verb."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from robot_fakes import FakeMesh
+
+from robotclient.__main__ import main
+from robotclient.cli import build_parser, settings_from
+
+
+def test_every_flag_has_a_robot_env_twin() -> None:
+    parser = build_parser()
+    assert parser.env_names, "no flags registered"
+    assert all(env.startswith("ROBOT_") for env in parser.env_names.values())
+    assert parser.env_names["--mesh-addr"] == "ROBOT_MESH_ADDR"
+    assert parser.parse_args([]).mesh_addr == "localhost:50051"
+
+
+def test_env_twin_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBOT_MESH_ADDR", "edge:6000")
+    monkeypatch.setenv("ROBOT_TARGET", "face, person")
+    monkeypatch.setenv("ROBOT_LOOP", "true")
+    args = build_parser().parse_args([])
+    assert args.mesh_addr == "edge:6000" and args.target == ("face", "person") and args.loop is True
+    link, pilot, _ = settings_from(args)
+    assert link.address == "edge:6000" and pilot.target_labels == ("face", "person")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--deadline-s", "0"], ["--target", ""], ["--view-port", "70000"], ["--driver", "sim", "--source", "0"]],
+)
+def test_bad_flags_exit_with_a_message(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_run_on_a_folder_against_the_mesh(tmp_path: Path, fake_mesh: FakeMesh) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(frames / f"{i}.jpg"), np.full((480, 640, 3), 60, np.uint8))
+    log = tmp_path / "robot.csv"
+    argv = [
+        "--source",
+        str(frames),
+        "--loop",
+        "true",
+        "--frames",
+        "40",
+        "--fps",
+        "20",
+        "--mesh-addr",
+        fake_mesh.address,
+        "--view-port",
+        "-1",
+        "--csv",
+        str(log),
+        "--log-format",
+        "json",
+    ]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(log.open()))
+    assert rows, "no answers were logged"
+    assert {row["objects"] for row in rows} == {"1"}
+    assert all(float(row["rtt_ms"]) >= 0 for row in rows)
+    assert rows[-1]["state"] == "follow"
+
+
+def test_sim_source_runs_in_real_time(fake_mesh: FakeMesh) -> None:
+    argv = [
+        "--source",
+        "sim",
+        "--driver",
+        "sim",
+        "--frames",
+        "5",
+        "--mesh-addr",
+        fake_mesh.address,
+        "--view-port",
+        "-1",
+    ]
+    assert main(argv) == 0
+
+
+def test_videoclip_verb(tmp_path: Path, fake_mesh: FakeMesh, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    assert main(["videoclip", "--video", str(path), "--frames", "4", "--mesh-addr", fake_mesh.address]) == 0
+    assert json.loads(capsys.readouterr().out)["frames_answered"] == 4
