@@ -12,6 +12,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from liquidedge.security import is_loopback, read_tokens, server_credentials
+
 
 class EnvDefaultsParser(argparse.ArgumentParser):
     """ArgumentParser whose `env_flag` ties each flag to an environment variable."""
@@ -99,6 +101,34 @@ def add_common_flags(
         type=float,
         help="drain time for in-flight calls",
     )
+    parser.env_flag("--tls-cert", "TLS_CERT_FILE", default="", help="serve TLS with this certificate (PEM)")
+    parser.env_flag("--tls-key", "TLS_KEY_FILE", default="", help="private key of --tls-cert (PEM)")
+    parser.env_flag(
+        "--tls-client-ca",
+        "TLS_CLIENT_CA_FILE",
+        default="",
+        help="require client certificates signed by this CA (mTLS)",
+    )
+    parser.env_flag(
+        "--auth-tokens-file",
+        "AUTH_TOKENS_FILE",
+        default="",
+        help="require 'authorization: Bearer <token>' with a token from this file (one per line)",
+    )
+    parser.env_flag(
+        "--legacy-auth",
+        "LEGACY_AUTH",
+        default="user-id",
+        choices=["user-id", "token"],
+        help="legacy protocol: its user_id check alone, or bearer tokens too",
+    )
+    parser.env_flag(
+        "--allow-plaintext",
+        "ALLOW_PLAINTEXT",
+        default=False,
+        type=parse_bool,
+        help="allow plaintext gRPC on a non-loopback address (when a mesh such as Istio encrypts)",
+    )
     parser.env_flag("--log-level", "LOG_LEVEL", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.env_flag(
         "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
@@ -115,5 +145,21 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.max_frame_bytes < 1024:
         parser.error(f"--max-frame-bytes must be at least 1024, got {args.max_frame_bytes}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
+    if not args.tls_cert and not is_loopback(args.host) and not args.allow_plaintext:
+        parser.error(
+            f"refusing plaintext gRPC on {args.host}: set --tls-cert/--tls-key, or --allow-plaintext "
+            "(ALLOW_PLAINTEXT=true) when a service mesh encrypts the traffic"
+        )
+    try:
+        if args.tls_cert:
+            server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca)
+        if args.auth_tokens_file:
+            read_tokens(args.auth_tokens_file)
+    except ValueError as error:
+        parser.error(str(error))
     if args.max_pixels < 1:
         parser.error(f"--max-pixels must be positive, got {args.max_pixels}")

@@ -17,6 +17,13 @@ from liquidedge.engine import Engine
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
 from liquidedge.metrics import ServiceMetrics
+from liquidedge.security import (
+    HEALTH_PREFIX,
+    LEGACY_PREFIXES,
+    BearerTokenInterceptor,
+    read_tokens,
+    server_credentials,
+)
 from liquidedge.server import RunningServer, ServerOptions, ServiceBinding, create_server, wait_for_signal
 from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
@@ -61,11 +68,21 @@ class ServiceHandle:
 
 
 def server_options(args: argparse.Namespace, **overrides: Any) -> ServerOptions:
+    """Listening options from the common flags: limits, TLS or mTLS, bearer tokens."""
+    credentials = None
+    if args.tls_cert:
+        credentials = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca)
+    interceptors = []
+    if args.auth_tokens_file:
+        exempt = (HEALTH_PREFIX, *LEGACY_PREFIXES) if args.legacy_auth == "user-id" else (HEALTH_PREFIX,)
+        interceptors.append(BearerTokenInterceptor(read_tokens(args.auth_tokens_file), exempt))
     values = {
         "host": args.host,
         "port": args.port,
         "workers": args.workers,
         "max_message_bytes": args.max_frame_bytes + 64 * 1024,
+        "credentials": credentials,
+        "interceptors": tuple(interceptors),
         **overrides,
     }
     return ServerOptions(**values)

@@ -6,12 +6,15 @@ import argparse
 import logging
 import sys
 
-from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common
+import grpc
+
+from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common, parse_bool
 from liquidedge.hostinfo import HostInfo
 from liquidedge.legacy import robot_pb2_grpc
 from liquidedge.logs import configure_logging
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.mjpeg import MjpegServer
+from liquidedge.security import channel_credentials, read_token
 from liquidedge.server import ServiceBinding, create_server
 from liquidedge.service import DETECTOR_SERVICE, ServiceHandle, image_limits, server_options
 from liquidedge.status import RequestGuard
@@ -76,6 +79,28 @@ def build_parser() -> EnvDefaultsParser:
         help="replica health probe interval (a frozen replica is ejected within about this)",
     )
     parser.env_flag(
+        "--backend-tls", "BACKEND_TLS", default=False, type=parse_bool, help="call the detectors over TLS"
+    )
+    parser.env_flag(
+        "--backend-ca", "BACKEND_TLS_CA_FILE", default="", help="CA that signed the detectors' certificates"
+    )
+    parser.env_flag(
+        "--backend-cert", "BACKEND_TLS_CERT_FILE", default="", help="client certificate for detector mTLS"
+    )
+    parser.env_flag("--backend-key", "BACKEND_TLS_KEY_FILE", default="", help="key of --backend-cert")
+    parser.env_flag(
+        "--backend-server-name",
+        "BACKEND_TLS_SERVER_NAME",
+        default="",
+        help="name to verify the detectors' certificates against (replicas are dialled by IP)",
+    )
+    parser.env_flag(
+        "--backend-token-file",
+        "BACKEND_TOKEN_FILE",
+        default="",
+        help="bearer token the aggregator sends to detectors",
+    )
+    parser.env_flag(
         "--attempts",
         "ENGINE_ATTEMPTS",
         default=2,
@@ -105,6 +130,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("at least one of --face-addr and --yolo-addr is required")
     if args.attempts < 1 or args.eject_after_failures < 1 or args.ejection_s <= 0:
         parser.error("--attempts and --eject-after-failures must be >= 1 and --ejection-s > 0")
+    try:
+        backend_security(args)
+    except ValueError as error:
+        parser.error(str(error))
     if args.engine_timeout_ms < 1:
         parser.error(f"--engine-timeout-ms must be positive, got {args.engine_timeout_ms}")
     if not 1 <= args.default_max_results <= 1000:
@@ -113,6 +142,19 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parse_user_ids(args.allowed_users)
     except ValueError:
         parser.error(f"--allowed-users must be comma-separated integers, got {args.allowed_users!r}")
+
+
+def backend_security(
+    args: argparse.Namespace,
+) -> tuple[grpc.ChannelCredentials | None, tuple[tuple[str, str], ...]]:
+    """TLS (or mTLS) credentials and the bearer-token metadata for calls to the detectors."""
+    credentials = None
+    if args.backend_tls or args.backend_ca or args.backend_cert:
+        credentials = channel_credentials(args.backend_ca, args.backend_cert, args.backend_key)
+    metadata: tuple[tuple[str, str], ...] = ()
+    if args.backend_token_file:
+        metadata = (("authorization", f"Bearer {read_token(args.backend_token_file)}"),)
+    return credentials, metadata
 
 
 def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceHandle:
@@ -130,9 +172,10 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
         kind = "health" if "health" in reason else "failures"
         metrics.ejections.labels(metrics.service, engine, kind).inc()
 
-    make_channel = channel_factory(options.max_message_bytes)
+    credentials, metadata = backend_security(args)
+    make_channel = channel_factory(options.max_message_bytes, credentials, args.backend_server_name)
     pools = {
-        name: ReplicaPool(name, target, make_channel, policy, on_eject=count_ejection)
+        name: ReplicaPool(name, target, make_channel, policy, on_eject=count_ejection, metadata=metadata)
         for name, target in targets.items()
         if target
     }

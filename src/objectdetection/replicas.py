@@ -119,6 +119,8 @@ class ReplicaPool:
     clock: Callable[[], float] = time.monotonic
     resolver: Callable[[str], list[str]] = resolve_dns
     on_eject: Callable[[str, str, str], None] | None = None
+    # Sent with every detection call, e.g. the aggregator's bearer token for the detectors.
+    metadata: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -254,7 +256,7 @@ class ReplicaPool:
             last_chance = attempt == self.policy.max_attempts - 1 or not others
             timeout_s = remaining if last_chance else remaining * self.policy.first_attempt_share
             try:
-                reply = _call(replica, request, timeout_s, cancelled)
+                reply = _call(replica, request, timeout_s, cancelled, self.metadata)
             except AttemptError as error:
                 self.record(replica, error.code)
                 last = error
@@ -287,9 +289,13 @@ def _is_serving(replica: Replica, timeout_s: float) -> bool:
 
 
 def _call(
-    replica: Replica, request: detection_pb2.DetectRequest, timeout_s: float, cancelled: threading.Event
+    replica: Replica,
+    request: detection_pb2.DetectRequest,
+    timeout_s: float,
+    cancelled: threading.Event,
+    metadata: tuple[tuple[str, str], ...],
 ) -> detection_pb2.DetectResponse:
-    future = replica.stub.Detect.future(request, timeout=timeout_s)
+    future = replica.stub.Detect.future(request, timeout=timeout_s, metadata=metadata or None)
     done = threading.Event()
     future.add_done_callback(lambda _f: done.set())
     while not done.wait(0.05):

@@ -1,0 +1,133 @@
+"""TLS, mutual TLS and bearer tokens for deployments without a service mesh.
+
+Everything is read from files, so Kubernetes Secrets mounted as volumes configure it. With
+Istio the sidecars encrypt and authenticate instead, and the services run plaintext inside the
+pod (`ALLOW_PLAINTEXT`); without a mesh, plaintext is allowed only on loopback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+LEGACY_PREFIXES = ("/ObjectDetection/", "/FaceDetection/", "/YoloDetection/")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read {what} {path!r}: {error.strerror}") from error
+
+
+def server_credentials(cert_file: str, key_file: str, client_ca_file: str = "") -> grpc.ServerCredentials:
+    """TLS for a listening port; with a client CA, clients must present a certificate it signed (mTLS)."""
+    pair = (_read(key_file, "TLS key"), _read(cert_file, "TLS certificate"))
+    client_ca = _read(client_ca_file, "client CA") if client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def channel_credentials(
+    ca_file: str = "", cert_file: str = "", key_file: str = ""
+) -> grpc.ChannelCredentials:
+    """TLS for an outgoing channel: trust `ca_file` (system roots if empty), present a client cert if given."""
+    if bool(cert_file) != bool(key_file):
+        raise ValueError("a client certificate needs both its certificate and key files")
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read(ca_file, "CA") if ca_file else None,
+        private_key=_read(key_file, "client key") if key_file else None,
+        certificate_chain=_read(cert_file, "client certificate") if cert_file else None,
+    )
+
+
+def read_tokens(path: str) -> frozenset[str]:
+    """One token per line; blank lines and `#` comments ignored. An empty file is an error."""
+    lines = _read(path, "token file").decode("utf-8").splitlines()
+    tokens = frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if not tokens:
+        raise ValueError(f"token file {path!r} holds no token")
+    return tokens
+
+
+def read_token(path: str) -> str:
+    return sorted(read_tokens(path))[0]
+
+
+def _aborting_handler(handler: grpc.RpcMethodHandler, details: str) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` that refuses the call with UNAUTHENTICATED."""
+
+    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
+
+    kinds: dict[tuple[bool, bool], Callable[..., grpc.RpcMethodHandler]] = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }
+    make = kinds[(handler.request_streaming, handler.response_streaming)]
+    return make(
+        refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class BearerTokenInterceptor(grpc.ServerInterceptor):
+    """Require `authorization: Bearer <token>` on every call except health checks (and legacy, if exempt).
+
+    Kubelet's gRPC probes carry no token, so health stays open; the deployed robots' legacy
+    protocol cannot send one, so by default it keeps its own user_id check instead.
+    """
+
+    def __init__(self, tokens: Iterable[str], exempt_prefixes: Iterable[str] = (HEALTH_PREFIX,)) -> None:
+        self.tokens = tuple(t.encode() for t in tokens)
+        self.exempt_prefixes = tuple(exempt_prefixes)
+
+    def _authorised(self, metadata: Iterable[tuple[str, str | bytes]]) -> bool:
+        for key, value in metadata:
+            if key.lower() != "authorization":
+                continue
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer":
+                offered = token.strip().encode()
+                # Compare against every token, in constant time per token.
+                return any(hmac.compare_digest(offered, known) for known in self.tokens)
+        return False
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method or ""
+        if handler is None or method.startswith(self.exempt_prefixes):
+            return handler
+        if self._authorised(handler_call_details.invocation_metadata or ()):
+            return handler
+        log.info("unauthenticated call refused", extra={"method": method})
+        return _aborting_handler(
+            handler, "missing or invalid bearer token (send 'authorization: Bearer <token>')"
+        )

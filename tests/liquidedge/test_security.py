@@ -1,0 +1,206 @@
+"""TLS, mutual TLS and bearer tokens, on real servers with certificates made by openssl."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from conftest import start_aggregator, start_face
+from liquidedge.legacy import robot_pb2, robot_pb2_grpc
+from liquidedge.security import channel_credentials, read_tokens
+from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+
+TOKEN = "s3cret-robot-token"
+AGGREGATOR_TOKEN = "aggregator-to-detectors"
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(directory: Path, name: str) -> None:
+    openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}",
+        cwd=directory,
+    )  # fmt: skip
+
+
+def make_cert(directory: Path, name: str, ca: str, san: str) -> None:
+    openssl(
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}",
+        cwd=directory,
+    )  # fmt: skip
+    (directory / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+    openssl(
+        "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
+        "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext",
+        cwd=directory,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to make test certificates")
+    directory = tmp_path_factory.mktemp("pki")
+    make_ca(directory, "ca")
+    make_ca(directory, "rogue-ca")
+    make_cert(directory, "server", "ca", "DNS:localhost,DNS:detectors.edge,IP:127.0.0.1")
+    make_cert(directory, "aggregator", "ca", "DNS:aggregator")
+    make_cert(directory, "intruder", "rogue-ca", "DNS:intruder")
+    (directory / "tokens").write_text(f"# robots\n{TOKEN}\n\nanother-token\n")
+    (directory / "detector-tokens").write_text(f"{AGGREGATOR_TOKEN}\n")
+    (directory / "aggregator-token").write_text(f"{AGGREGATOR_TOKEN}\n")
+    return directory
+
+
+def frame_request(jpeg: bytes) -> detection_pb2.DetectRequest:
+    return detection_pb2.DetectRequest(frame=detection_pb2.Frame(number=1, jpeg=jpeg))
+
+
+def call(
+    port: int, jpeg: bytes, credentials: grpc.ChannelCredentials | None, token: str | None
+) -> grpc.StatusCode:
+    target = f"localhost:{port}"
+    channel = (
+        grpc.insecure_channel(target) if credentials is None else grpc.secure_channel(target, credentials)
+    )
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
+    with channel:
+        try:
+            detection_pb2_grpc.DetectorStub(channel).Detect(
+                frame_request(jpeg), timeout=10, metadata=metadata
+            )
+        except grpc.RpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+@pytest.fixture(scope="module")
+def secure_face(pki: Path):
+    handle = start_face(
+        "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+        "--auth-tokens-file", str(pki / "tokens"),
+    )  # fmt: skip
+    yield handle
+    handle.stop(0)
+
+
+@pytest.mark.parametrize(
+    ("case", "trust", "token", "expected"),
+    [
+        ("right CA and token", "ca", TOKEN, grpc.StatusCode.OK),
+        ("second token in the file", "ca", "another-token", grpc.StatusCode.OK),
+        ("no token", "ca", None, grpc.StatusCode.UNAUTHENTICATED),
+        ("wrong token", "ca", "guess", grpc.StatusCode.UNAUTHENTICATED),
+        ("token prefix", "ca", TOKEN[:-1], grpc.StatusCode.UNAUTHENTICATED),
+        ("server not trusted", "rogue-ca", TOKEN, grpc.StatusCode.UNAVAILABLE),  # handshake fails
+        ("plaintext to a TLS port", None, TOKEN, grpc.StatusCode.UNAVAILABLE),
+    ],
+)
+def test_tls_and_tokens(
+    secure_face, pki: Path, astronaut_jpeg: bytes, case: str, trust: str | None, token: str | None, expected
+) -> None:
+    credentials = None if trust is None else channel_credentials(str(pki / f"{trust}.pem"))
+    assert call(secure_face.port, astronaut_jpeg, credentials, token) == expected, case
+
+
+def test_health_stays_open_for_probes_without_a_token(secure_face, pki: Path) -> None:
+    with grpc.secure_channel(
+        f"localhost:{secure_face.port}", channel_credentials(str(pki / "ca.pem"))
+    ) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_legacy_protocol_keeps_its_user_id_check_without_tokens(
+    secure_face, pki: Path, astronaut_jpeg: bytes
+) -> None:
+    with grpc.secure_channel(
+        f"localhost:{secure_face.port}", channel_credentials(str(pki / "ca.pem"))
+    ) as channel:
+        stub = robot_pb2_grpc.FaceDetectionStub(channel)
+        reply = stub.FaceDetect(
+            robot_pb2.FaceDetectionRequest(frame=robot_pb2.VideoFrame(img=astronaut_jpeg)), timeout=10
+        )
+    assert len(reply.faces) == 1
+
+
+def test_mutual_tls_mesh_end_to_end(pki: Path, astronaut_jpeg: bytes) -> None:
+    """Detectors demand a client certificate from our CA and a token; robots need TLS and their token."""
+    face = start_face(
+        "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+        "--tls-client-ca", str(pki / "ca.pem"), "--auth-tokens-file", str(pki / "detector-tokens"),
+    )  # fmt: skip
+    aggregator = start_aggregator(
+        f"ipv4:127.0.0.1:{face.port}", "",
+        "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+        "--auth-tokens-file", str(pki / "tokens"),
+        "--backend-ca", str(pki / "ca.pem"), "--backend-cert", str(pki / "aggregator.pem"),
+        "--backend-key", str(pki / "aggregator.key"), "--backend-server-name", "detectors.edge",
+        "--backend-token-file", str(pki / "aggregator-token"),
+    )  # fmt: skip
+    try:
+        robot = channel_credentials(str(pki / "ca.pem"))
+        with grpc.secure_channel(f"localhost:{aggregator.port}", robot) as channel:
+            reply = detection_pb2_grpc.DetectorStub(channel).Detect(
+                frame_request(astronaut_jpeg), timeout=10, metadata=(("authorization", f"Bearer {TOKEN}"),)
+            )
+        assert [d.label for d in reply.detections] == ["face"] and reply.engines[0].ok
+        # Straight to the detector: right CA but no client certificate, or one from another CA.
+        for client in (
+            robot,
+            channel_credentials(*(str(pki / n) for n in ("ca.pem", "intruder.pem", "intruder.key"))),
+        ):
+            assert call(face.port, astronaut_jpeg, client, AGGREGATOR_TOKEN) == grpc.StatusCode.UNAVAILABLE
+        # With the aggregator's certificate but a robot's token: the detector wants its own token.
+        aggregator_cert = channel_credentials(
+            *(str(pki / n) for n in ("ca.pem", "aggregator.pem", "aggregator.key"))
+        )
+        assert call(face.port, astronaut_jpeg, aggregator_cert, TOKEN) == grpc.StatusCode.UNAUTHENTICATED
+        assert call(face.port, astronaut_jpeg, aggregator_cert, AGGREGATOR_TOKEN) == grpc.StatusCode.OK
+    finally:
+        aggregator.stop(0)
+        face.stop(0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--host", "0.0.0.0"], "refusing plaintext"),
+        (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot read"),
+        (["--tls-cert", "x.pem"], "go together"),
+        (["--auth-tokens-file", "/nonexistent"], "cannot read token file"),
+    ],
+)
+def test_unsafe_or_broken_security_config_fails_at_start_up(
+    flags: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from facedetection.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--port", "0", "--metrics-port", "-1", *flags])
+    assert words in capsys.readouterr().err
+
+
+def test_plaintext_on_all_interfaces_is_allowed_when_a_mesh_encrypts() -> None:
+    from facedetection.__main__ import build_parser
+    from liquidedge.config import check_common
+
+    parser = build_parser()
+    args = parser.parse_args(["--host", "0.0.0.0", "--allow-plaintext", "true"])
+    check_common(parser, args)  # no error
+
+
+def test_token_file_rules(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match="holds no token"):
+        read_tokens(str(empty))
