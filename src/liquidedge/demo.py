@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         view_port=args.view_port,
     )
     rtts: list[float] = []
+    interrupted = False
     with mesh:
         print(f"mesh up: aggregator {mesh.address} (grpcurl -plaintext {mesh.address} list)", flush=True)
         if args.view_port >= 0:
@@ -124,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
                     rtts.append(rtt_ms)
                     print(describe(response, rtt_ms), flush=True)
             except KeyboardInterrupt:
+                interrupted = True
                 print("\nCtrl-C: stopping the mesh", flush=True)
             except grpc.RpcError as error:
                 print(f"stream ended: {error.code().name}: {error.details()}", flush=True)
-    if len(rtts) >= len(frames):
+    if not interrupted and len(rtts) >= len(frames):
         local = in_process_ms(frames, args.model_dir, repeats=max(1, min(4, len(rtts) // len(frames))))
         mesh_p50, local_p50 = statistics.median(rtts[len(frames) :] or rtts), statistics.median(local)
         print(
