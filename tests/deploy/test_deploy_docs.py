@@ -75,7 +75,7 @@ def test_make_targets_the_doc_names_exist() -> None:
     makefiles = "\n".join(
         p.read_text() for p in [deploy.REPO / "Makefile", *(deploy.REPO / "mk").glob("*.mk")]
     )
-    for target in set(re.findall(r"make ([a-z-]+)", TEXT)):
+    for target in set(re.findall(r"(?:^|`)make ([a-z-]+)", TEXT, flags=re.MULTILINE)):
         assert re.search(rf"^{target}:", makefiles, flags=re.MULTILINE), target
 
 
