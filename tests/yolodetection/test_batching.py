@@ -11,12 +11,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import numpy as np
 import pytest
 
+from conftest import start_yolo
 from liquidedge.detections import Detections
 from liquidedge.errors import OverloadedError
 from liquidedge.samples import SampleFrame
+from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from yolodetection.backends.opencv_dnn import OpenCVBackend
 from yolodetection.batching import (
     BatcherClosedError,
@@ -227,3 +230,49 @@ def test_real_engine_batched_answers_match_unbatched(
         assert same(answer, expected[i]), f"frame {i} got another frame's answer"
     assert stats.frames == len(order)
     assert stats.largest_batch > 1, "concurrent callers should have been batched"
+
+
+# The service ------------------------------------------------------------------------------
+
+
+def v1_request(frame: SampleFrame, number: int) -> detection_pb2.DetectRequest:
+    return detection_pb2.DetectRequest(
+        frame=detection_pb2.Frame(number=number, jpeg=frame.jpeg, source_id=frame.name)
+    )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--max-batch", "4", "--max-queue-delay-ms", "20"),  # batching on, opencv backend
+        ("--max-batch", "4", "--backend", "torch", "--device", "cpu"),  # the torch backend, batched
+    ],
+)
+def test_service_answers_concurrent_frames_each_with_its_own_detections(
+    model_dir: str, frames: dict[str, SampleFrame], flags: tuple[str, ...]
+) -> None:
+    reference = YoloEngine(
+        OpenCVBackend(ModelFiles.in_dir(model_dir), prefer_cuda=False),
+        ModelFiles.in_dir(model_dir).class_names(),
+        ModelFiles.in_dir(model_dir).input_size(),
+        YoloSettings(),
+    )
+    expected = {name: sorted(reference.detect(frame.image_bgr).label) for name, frame in frames.items()}
+    assert any(expected.values())
+    handle = start_yolo(model_dir, *flags)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{handle.port}") as channel:
+            stub = detection_pb2_grpc.DetectorStub(channel)
+            order = [name for _ in range(4) for name in frames]
+
+            def call(i: int) -> tuple[str, list[str]]:
+                reply = stub.Detect(v1_request(frames[order[i]], i), timeout=60)
+                assert reply.frame_number == i and reply.source_id == order[i]
+                return order[i], sorted(d.label for d in reply.detections)
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(call, range(len(order))))
+    finally:
+        handle.stop(0)
+    for name, labels in answers:
+        assert labels == expected[name], name
