@@ -99,3 +99,14 @@ def test_videoclip_verb(tmp_path: Path, fake_mesh: FakeMesh, capsys: pytest.Capt
     writer.release()
     assert main(["videoclip", "--video", str(path), "--frames", "4", "--mesh-addr", fake_mesh.address]) == 0
     assert json.loads(capsys.readouterr().out)["frames_answered"] == 4
+
+
+def test_docs_list_every_flag_and_env_twin() -> None:
+    from robotclient.videoclip import build_parser as clip_parser
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "robotclient.md").read_text()
+    for parser in (build_parser(), clip_parser()):
+        for flag, env in parser.env_names.items():
+            assert f"`{env}`" in docs, f"{env} is missing from docs/robotclient.md"
+            if parser.prog == "robotclient":
+                assert f"`{flag}`" in docs, f"{flag} is missing from docs/robotclient.md"
