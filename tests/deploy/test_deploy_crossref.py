@@ -12,11 +12,6 @@ import deploy_checks as deploy
 import pytest
 from deploy_checks import Obj
 
-# Settings the manifests already use for code another helper is landing: the PyTorch YOLO
-# backend (YOLO_BACKEND=torch, YOLO_DEVICE). Until the code knows them, the env check reports
-# them, and the test is an expected failure that says so; once the code has them it passes.
-AWAITING_CODE = ("YOLO_BACKEND='torch'", "YOLO_DEVICE")
-
 
 @pytest.fixture(scope="module", autouse=True)
 def tools() -> None:
@@ -29,13 +24,7 @@ def tools() -> None:
 @pytest.mark.parametrize("check", list(deploy.CHECKS))
 @pytest.mark.parametrize("overlay", deploy.OVERLAYS)
 def test_overlay_passes_check(overlay: str, check: str) -> None:
-    problems = deploy.CHECKS[check](deploy.render(overlay))
-    awaiting = [p for p in problems if any(marker in p for marker in AWAITING_CODE)]
-    assert [p for p in problems if p not in awaiting] == []
-    if awaiting:
-        pytest.xfail(
-            "manifests are ahead of the code (PyTorch YOLO backend not merged yet): " + "; ".join(awaiting)
-        )
+    assert deploy.CHECKS[check](deploy.render(overlay)) == []
 
 
 def first(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
@@ -418,8 +407,7 @@ def test_user_overlay_with_components_validates_and_passes_every_check(
     objects = deploy.load(deploy.kustomize(mine))
     assert deploy.kubernetes_schema_problems(objects) == []
     assert deploy.istio_schema_problems(objects) == []
-    problems = deploy.all_problems(objects)
-    assert [p for p in problems if not any(marker in p for marker in AWAITING_CODE)] == []
+    assert deploy.all_problems(objects) == []
     yolo = [(w, c) for w, c, program in deploy.containers(objects) if program == "yolodetection"]
     assert yolo
     for workload, container in yolo:

@@ -21,7 +21,6 @@ HEALTHCHECK = DOCKER / "healthcheck.py"
 # Environment an image may set besides the programs' own flags.
 RUNTIME_ENV = {"PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "HOME", "XDG_CACHE_HOME"}
 BUILD_ENV = {"PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"}
-AWAITING_CODE = {"YOLO_DEVICE"}  # the PyTorch YOLO backend, landing from another helper
 
 
 def images() -> list[tuple[str, Path, str]]:
@@ -104,8 +103,7 @@ def test_entrypoint_is_exec_form_and_runs_a_module_that_exists(
     entrypoint = dockerfiles.exec_form(dockerfiles.parse(dockerfile).last(target, "ENTRYPOINT"))
     assert entrypoint is not None, "shell-form ENTRYPOINT: SIGTERM would go to /bin/sh, not the program"
     assert entrypoint[:2] == ["python", "-m"] and entrypoint[2] == program(target)
-    if not (deploy.REPO / "src" / entrypoint[2] / "__main__.py").is_file():
-        pytest.xfail(f"src/{entrypoint[2]}/__main__.py has not landed yet")
+    assert (deploy.REPO / "src" / entrypoint[2] / "__main__.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -128,15 +126,11 @@ def test_image_ports_health_check_and_environment_match_the_code(
     env = parsed.env(target)
     assert env["BIND_HOST"] == "0.0.0.0"
     unknown = set(env) - set(code.env_flags) - RUNTIME_ENV - BUILD_ENV
-    assert unknown - AWAITING_CODE == set(), f"ENV the program does not read: {unknown}"
+    assert unknown == set(), f"ENV the program does not read: {unknown}"
     for name, value in env.items():
         action = code.env_flags.get(name)
-        if action is not None and action.choices is not None and value not in action.choices:
-            if name == "YOLO_BACKEND" and value == "torch":
-                pytest.xfail("YOLO_BACKEND=torch: the PyTorch YOLO backend has not landed yet")
-            raise AssertionError(f"{name}={value} is not one of {action.choices}")
-    if unknown:
-        pytest.xfail(f"{sorted(unknown)}: the PyTorch YOLO backend has not landed yet")
+        if action is not None and action.choices is not None:
+            assert value in action.choices, f"{name}={value} is not one of {action.choices}"
 
 
 def test_yolo_images_bake_the_default_model_where_the_manifests_look() -> None:
