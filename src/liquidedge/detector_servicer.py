@@ -90,7 +90,39 @@ class EngineRunner:
         return FrameResult(kept, frame.width, frame.height, frame.decode_ms, inference_s * 1000.0)
 
 
-class DetectorServicer(detection_pb2_grpc.DetectorServicer):
+class GuardedDetectorServicer(detection_pb2_grpc.DetectorServicer):
+    """`Detect` and `DetectStream` for any server: each frame runs `detect_frame` under the guard."""
+
+    guard: RequestGuard
+
+    def detect_frame(
+        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
+    ) -> detection_pb2.DetectResponse:
+        raise NotImplementedError
+
+    def Detect(
+        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
+    ) -> detection_pb2.DetectResponse:
+        with self.guard(context, "Detect"):
+            return self.detect_frame(request, context)
+
+    def DetectStream(
+        self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
+    ) -> Iterator[detection_pb2.DetectResponse]:
+        for request in request_iterator:
+            with self.guard(context, "DetectStream"):
+                response = self.detect_frame(request, context)
+            yield response
+
+
+def require_frame(request: detection_pb2.DetectRequest) -> None:
+    if not request.HasField("frame"):
+        raise BadRequestError("request has no frame")
+
+
+class DetectorServicer(GuardedDetectorServicer):
+    """v1 for a single-engine detector process."""
+
     def __init__(
         self, runner: EngineRunner, host: HostInfo, guard: RequestGuard, default_max_results: int = 100
     ) -> None:
@@ -99,12 +131,11 @@ class DetectorServicer(detection_pb2_grpc.DetectorServicer):
         self.guard = guard
         self.default_max_results = default_max_results
 
-    def _detect(
+    def detect_frame(
         self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
     ) -> detection_pb2.DetectResponse:
         start = time.perf_counter()
-        if not request.HasField("frame"):
-            raise BadRequestError("request has no frame")
+        require_frame(request)
         engine_name = self.runner.name
         options = parse_options(request, (engine_name,), self.default_max_results)
         result = self.runner.run(request.frame.jpeg, options, frame_deadline(context, options.deadline_ms))
@@ -138,17 +169,3 @@ class DetectorServicer(detection_pb2_grpc.DetectorServicer):
         """A legacy single-engine request: legacy max_results 0 means no limit."""
         options = DetectOptions((self.runner.name,), check_max_results(max_results, 0), 0.0, ())
         return self.runner.run(frame.img, options, frame_deadline(context, 0)).detections
-
-    def Detect(
-        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
-    ) -> detection_pb2.DetectResponse:
-        with self.guard(context, "Detect"):
-            return self._detect(request, context)
-
-    def DetectStream(
-        self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
-    ) -> Iterator[detection_pb2.DetectResponse]:
-        for request in request_iterator:
-            with self.guard(context, "DetectStream"):
-                response = self._detect(request, context)
-            yield response

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 
 from liquidedge.detections import Detections
-from liquidedge.detector_servicer import frame_deadline
+from liquidedge.detector_servicer import GuardedDetectorServicer, frame_deadline, require_frame
 from liquidedge.errors import BadRequestError, UnknownUserError
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits, check_frame
@@ -24,7 +24,7 @@ from liquidedge.messages import (
     served_by,
 )
 from liquidedge.status import RequestGuard
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from liquidedge.v1 import detection_pb2
 from objectdetection.fanout import EngineOutcome, FanOut, merge
 
 # Called after every answered frame with (jpeg, detections); the live view keeps the latest.
@@ -57,7 +57,7 @@ class Aggregator:
         return found, outcomes, (width, height)
 
 
-class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
+class AggregatorServicer(GuardedDetectorServicer):
     def __init__(
         self, aggregator: Aggregator, host: HostInfo, guard: RequestGuard, default_max_results: int = 100
     ) -> None:
@@ -66,12 +66,11 @@ class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
         self.guard = guard
         self.default_max_results = default_max_results
 
-    def _detect(
+    def detect_frame(
         self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
     ) -> detection_pb2.DetectResponse:
         start = time.perf_counter()
-        if not request.HasField("frame"):
-            raise BadRequestError("request has no frame")
+        require_frame(request)
         options = parse_options(request, self.aggregator.fanout.engines, self.default_max_results)
         found, outcomes, (width, height) = self.aggregator.detect(request.frame, options, context)
         return detection_pb2.DetectResponse(
@@ -85,20 +84,6 @@ class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
             image_width=width,
             image_height=height,
         )
-
-    def Detect(
-        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
-    ) -> detection_pb2.DetectResponse:
-        with self.guard(context, "Detect"):
-            return self._detect(request, context)
-
-    def DetectStream(
-        self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
-    ) -> Iterator[detection_pb2.DetectResponse]:
-        for request in request_iterator:
-            with self.guard(context, "DetectStream"):
-                response = self._detect(request, context)
-            yield response
 
 
 class LegacyObjectDetectionServicer(robot_pb2_grpc.ObjectDetectionServicer):
