@@ -33,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_args(parser, args)
     configure_logging("robotclient", args.log_level, args.log_format)
-    link_settings, pilot_settings, runtime_settings = settings_from(args)
+    try:
+        link_settings, pilot_settings, runtime_settings = settings_from(args)
+    except ValueError as error:
+        parser.error(str(error))
     clock = MonotonicClock()
 
     with contextlib.ExitStack() as stack:

@@ -6,6 +6,7 @@ import argparse
 import socket
 
 from liquidedge.config import EnvDefaultsParser, parse_bool
+from liquidedge.security import read_token
 from robotclient.behavior import BehaviorSettings
 from robotclient.controller import ControllerSettings
 from robotclient.link import LinkSettings
@@ -85,6 +86,16 @@ def build_parser() -> EnvDefaultsParser:
         type=_csv,
         help="labels to follow, in priority order",
     )
+    f("--tls", "ROBOT_TLS", default=False, type=parse_bool, help="TLS to the mesh (system CA roots)")
+    f(
+        "--tls-ca-file",
+        "ROBOT_TLS_CA_FILE",
+        default="",
+        help="CA that signed the mesh's certificate (implies TLS)",
+    )
+    f("--tls-cert-file", "ROBOT_TLS_CERT_FILE", default="", help="client certificate for mutual TLS")
+    f("--tls-key-file", "ROBOT_TLS_KEY_FILE", default="", help="client key for mutual TLS")
+    f("--token-file", "ROBOT_TOKEN_FILE", default="", help="file holding the bearer token the mesh requires")
     f("--deadline-s", "ROBOT_DEADLINE_S", default=1.0, type=float, help="per-frame deadline")
     f("--mesh-silence-s", "ROBOT_MESH_SILENCE_S", default=0.5, type=float, help="no answer this long: stop")
     f(
@@ -215,6 +226,11 @@ def settings_from(args: argparse.Namespace) -> tuple[LinkSettings, PilotSettings
         engines=args.engines,
         source_id=args.source_id,
         user_id=args.user_id,
+        tls=args.tls,
+        tls_ca_file=args.tls_ca_file,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
+        token=read_token(args.token_file) if args.token_file else "",
     )
     pilot = PilotSettings(
         tracker=TrackerSettings(max_missed=args.max_missed),

@@ -58,6 +58,13 @@ class LinkSettings:
     backoff_max_s: float = 2.0
     # Consecutive per-frame deadline misses that count as an outage (a hung mesh).
     outage_after_timeouts: int = 2
+    # Security for a mesh reached without Istio (see liquidedge.security): TLS with this CA
+    # (system roots when empty and `tls` is on), an optional client certificate, a bearer token.
+    tls: bool = False
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    token: str = ""
 
     def __post_init__(self) -> None:
         if self.protocol not in ("v1", "legacy"):
@@ -121,7 +128,8 @@ class MeshLink:
         self._outcome_cond = threading.Condition()
         self._call: grpc.Call | None = None
         self._timeouts_in_row = 0
-        self._channel = grpc.insecure_channel(settings.address, options=CHANNEL_OPTIONS)
+        self._channel = _open_channel(settings)
+        self._metadata = (("authorization", f"Bearer {settings.token}"),) if settings.token else ()
         self._thread = threading.Thread(target=self._run, name="mesh-link", daemon=True)
 
     # -- public API -------------------------------------------------------------------------
@@ -243,7 +251,9 @@ class MeshLink:
         answered = threading.Event()
         finished = threading.Event()
         self._deadline_missed = False
-        call = stub.DetectStream(self._requests(answered, finished), wait_for_ready=False)
+        call = stub.DetectStream(
+            self._requests(answered, finished), wait_for_ready=False, metadata=self._metadata
+        )
         self._call = call
         try:
             for response in call:
@@ -276,7 +286,9 @@ class MeshLink:
                 wantyolo=int("yolo" in wants),
                 max_results=s.max_results,
             )
-            response = stub.ObjectDetect(request, timeout=s.deadline_s, wait_for_ready=False)
+            response = stub.ObjectDetect(
+                request, timeout=s.deadline_s, wait_for_ready=False, metadata=self._metadata
+            )
             self._in_flight_number = None
             self._deliver(self._legacy_answer(response))
 
@@ -355,6 +367,16 @@ class MeshLink:
             self.outage_since_s = self.clock.now()
             self.stats.bump("outages")
             log.warning("mesh at %s unreachable (%s: %s); retrying", self.settings.address, code, details)
+
+
+def _open_channel(settings: LinkSettings) -> grpc.Channel:
+    """Plaintext by default (loopback, or inside an Istio mesh); TLS when asked for."""
+    if not (settings.tls or settings.tls_ca_file or settings.tls_cert_file):
+        return grpc.insecure_channel(settings.address, options=CHANNEL_OPTIONS)
+    from liquidedge.security import channel_credentials
+
+    credentials = channel_credentials(settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file)
+    return grpc.secure_channel(settings.address, credentials, options=CHANNEL_OPTIONS)
 
 
 class _DeadlineMissed(grpc.RpcError):

@@ -47,6 +47,7 @@ class FakeDetector(detection_pb2_grpc.DetectorServicer, robot_pb2_grpc.ObjectDet
         self.script = script
         self.hostname = hostname
         self.seen: list[int] = []
+        self.metadata: list[dict[str, str]] = []
         self.lock = threading.Lock()
 
     def _answer(
@@ -55,6 +56,7 @@ class FakeDetector(detection_pb2_grpc.DetectorServicer, robot_pb2_grpc.ObjectDet
         number = request.frame.number
         with self.lock:
             self.seen.append(number)
+            self.metadata.append(dict(context.invocation_metadata()))
         if number in self.script.hang:
             while context.is_active():
                 time.sleep(0.01)

@@ -110,6 +110,22 @@ def test_unreachable_mesh_is_an_outage_and_recovers() -> None:
             mesh.stop()
 
 
+@pytest.mark.parametrize("protocol", ["v1", "legacy"])
+def test_bearer_token_is_sent(fake_mesh: FakeMesh, protocol: str) -> None:
+    settings = LinkSettings(address=fake_mesh.address, protocol=protocol, token="s3cret")
+    with MeshLink(settings) as link:
+        link.submit(frame(1))
+        assert isinstance(link.wait_outcome(1, 5.0), Answer)
+    assert fake_mesh.servicer.metadata[0]["authorization"] == "Bearer s3cret"
+
+
+def test_no_token_no_authorization_header(fake_mesh: FakeMesh) -> None:
+    with MeshLink(LinkSettings(address=fake_mesh.address)) as link:
+        link.submit(frame(1))
+        assert isinstance(link.wait_outcome(1, 5.0), Answer)
+    assert "authorization" not in fake_mesh.servicer.metadata[0]
+
+
 def test_mailbox_replaces_and_puts_back() -> None:
     box: Mailbox[int] = Mailbox()
     assert box.put(1) is False

@@ -33,9 +33,22 @@ def test_env_twin_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert link.address == "edge:6000" and pilot.target_labels == ("face", "person")
 
 
+def test_token_file_is_read(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("# robots\nabc123\n")
+    link, _, _ = settings_from(build_parser().parse_args(["--token-file", str(token)]))
+    assert link.token == "abc123"
+
+
 @pytest.mark.parametrize(
     "argv",
-    [["--deadline-s", "0"], ["--target", ""], ["--view-port", "70000"], ["--driver", "sim", "--source", "0"]],
+    [
+        ["--token-file", "/no/such/token"],
+        ["--deadline-s", "0"],
+        ["--target", ""],
+        ["--view-port", "70000"],
+        ["--driver", "sim", "--source", "0"],
+    ],
 )
 def test_bad_flags_exit_with_a_message(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
