@@ -1,0 +1,122 @@
+"""Losing a YOLO replica mid-stream, by crash (SIGKILL) or by freeze (SIGSTOP).
+
+The robot streams lock-step (one frame in flight) through the aggregator, which balances YOLO
+over two replicas. The figures are printed in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from fault_mesh import FaultMesh, MeshFactory
+from fault_report import figure
+from fault_robot import FrameResult, LockstepRobot, max_gap_s
+
+from liquidedge.samples import SampleFrame
+
+WARM_FRAMES = 12  # answered by both replicas before the fault
+AFTER_FAULT_S = 3.0  # how long the stream is watched after the fault
+EJECTIONS = "liquidedge_replica_ejections_total"
+
+
+def yolo_ok(result: FrameResult) -> bool:
+    return result.answered and result.ok("yolo")
+
+
+def served_by(results: list[FrameResult]) -> set[str]:
+    return {r.served.get("yolo", "") for r in results if yolo_ok(r)}
+
+
+def warm_up(robot: LockstepRobot) -> None:
+    """Wait until both replicas have answered, so the fault hits a balanced stream."""
+    robot.wait_for(WARM_FRAMES, yolo_ok, timeout_s=30)
+    assert served_by(robot.results) == {"yolo-a", "yolo-b"}, robot.results[-4:]
+
+
+def test_killing_one_of_two_yolo_replicas_costs_at_most_the_frame_in_flight(
+    mesh_factory: MeshFactory, topology: str, frames: dict[str, SampleFrame]
+) -> None:
+    """SIGKILL yolo-a mid-stream. The robot sees: the frame in flight at the kill answered late or
+    lost (lost <= 1 = frames in flight, lock-step), the same stream going on, and every YOLO
+    status OK afterwards, served by yolo-b; the blind spell is one slow frame at most."""
+    mesh = mesh_factory()
+    with LockstepRobot(mesh.edge, frames["camera"].jpeg) as robot:
+        warm_up(robot)
+        killed_at = time.monotonic()
+        mesh.services["yolo-a"].signal(signal.SIGKILL)
+        time.sleep(AFTER_FAULT_S)
+    ended_at = time.monotonic()
+    results = robot.results
+    after = [r for r in results if r.done_s > killed_at]
+    in_flight = [r for r in after if r.sent_s <= killed_at]
+    lost = [r for r in after if not yolo_ok(r)]
+    settled = [r for r in after if r.sent_s > killed_at + 0.5]  # past any retry of the in-flight frame
+    gap = max_gap_s(results, yolo_ok, killed_at, ended_at)
+    ejections = mesh.metric_sum(EJECTIONS, engine="yolo")
+    figure(
+        "kill-replica",
+        topology,
+        f"{len(after)} frames after SIGKILL, {len(lost)} lost (in flight at the kill: {len(in_flight)}), "
+        f"max gap {gap:.2f} s, streams opened {len({r.stream for r in results})}, "
+        f"yolo-a ejected {ejections:.0f}x",
+    )
+    assert len(lost) <= max(1, len(in_flight)), [r.outcome for r in lost]
+    assert {r.stream for r in results} == {1}, "the robot had to reopen its stream"
+    assert len(settled) >= 5 and all(yolo_ok(r) for r in settled)
+    assert served_by(settled) == {"yolo-b"}
+    assert not mesh.services["edge"].process.poll()  # type: ignore[union-attr]
+
+
+def first_ejection_s(mesh: FaultMesh, since: float, timeout_s: float) -> float | None:
+    """Seconds from `since` until the aggregator counts a YOLO ejection (polled every 20 ms)."""
+    before = mesh.metric_sum(EJECTIONS, engine="yolo")
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        if mesh.metric_sum(EJECTIONS, engine="yolo") > before:
+            return time.monotonic() - since
+        time.sleep(0.02)
+    return None
+
+
+def test_a_frozen_yolo_replica_is_ejected_within_two_seconds_and_probed_back(
+    mesh_factory: MeshFactory, topology: str, frames: dict[str, SampleFrame]
+) -> None:
+    """SIGSTOP yolo-a mid-stream (its port still accepts, nothing answers). The robot sees: answers
+    all along, at most a slow frame or two while frames still go to yolo-a (each retried on yolo-b
+    within the frame's deadline), no lost frame; the aggregator ejects yolo-a within 2 s (health
+    probe every 1 s). After SIGCONT, yolo-a serves frames again within a few seconds."""
+    mesh = mesh_factory()
+    with LockstepRobot(mesh.edge, frames["camera"].jpeg) as robot:
+        warm_up(robot)
+        frozen_at = time.monotonic()
+        mesh.services["yolo-a"].signal(signal.SIGSTOP)
+        ejected_after = first_ejection_s(mesh, frozen_at, timeout_s=5.0)
+        time.sleep(max(0.0, 2.2 - (time.monotonic() - frozen_at)))
+        thawed_at = time.monotonic()
+        mesh.services["yolo-a"].signal(signal.SIGCONT)
+        back = robot.wait_for(
+            1, lambda r: r.sent_s > thawed_at and r.served.get("yolo") == "yolo-a", timeout_s=15
+        )
+        back_after = back[0].done_s - thawed_at
+        time.sleep(0.5)
+    results = robot.results
+    frozen = [r for r in results if frozen_at < r.done_s and r.sent_s < thawed_at]
+    lost = [r for r in frozen if not r.answered]
+    no_yolo = [r for r in frozen if not yolo_ok(r)]
+    slow = [r for r in frozen if r.rtt_s > 0.5]
+    last_to_a = max((r.done_s for r in frozen if r.served.get("yolo") == "yolo-a"), default=frozen_at)
+    gap = max_gap_s(results, yolo_ok, frozen_at, thawed_at)
+    figure(
+        "freeze-replica",
+        topology,
+        f"ejected {ejected_after if ejected_after is None else round(ejected_after, 2)} s after SIGSTOP; "
+        f"{len(frozen)} frames while frozen: {len(lost)} lost, {len(no_yolo)} without YOLO, "
+        f"{len(slow)} slower than 0.5 s, max gap {gap:.2f} s; last answer from yolo-a "
+        f"{last_to_a - frozen_at:.2f} s after SIGSTOP; back in service {back_after:.2f} s after SIGCONT",
+    )
+    assert ejected_after is not None and ejected_after <= 2.0, ejected_after
+    assert not lost, [r.outcome for r in lost]
+    assert not no_yolo, [r.engines for r in no_yolo]
+    assert served_by([r for r in frozen if r.sent_s > frozen_at + ejected_after]) == {"yolo-b"}
+    assert back_after < 5.0
