@@ -12,12 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_mesh import FaultMesh, MeshFactory, loopback_placements, switch_placements
+from fault_mesh import AGGREGATOR_ARGS, FaultMesh, MeshFactory, loopback_placements, switch_placements
 from fault_netns import Switch, netns_unavailable_reason, remove_stale_namespaces
 from fault_report import FIGURES
-
-# Health probes every second (the production default): the ejection figure is the default's.
-AGGREGATOR_ARGS = ("--health-interval-s", "1.0", "--max-in-flight", "8")
 
 
 @pytest.fixture(scope="session")

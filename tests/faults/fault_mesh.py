@@ -26,6 +26,8 @@ from liquidedge.localmesh import ServiceProcess, free_port, wait_serving
 
 START_TIMEOUT_S = 60.0
 YOLO_REPLICAS = ("yolo-a", "yolo-b")
+# Health probes every second (the production default), so the ejection figure is the default's.
+AGGREGATOR_ARGS = ("--health-interval-s", "1.0", "--max-in-flight", "8")
 
 
 @dataclass(frozen=True)
