@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_mesh import AGGREGATOR_ARGS, FaultMesh, MeshFactory, loopback_placements, switch_placements
-from fault_netns import Switch, netns_unavailable_reason, remove_stale_namespaces
-from fault_report import FIGURES
+
+from faults.fault_mesh import AGGREGATOR_ARGS, FaultMesh, MeshFactory, loopback_placements, switch_placements
+from faults.fault_netns import Switch, netns_unavailable_reason, remove_stale_namespaces
+from faults.fault_report import FIGURES
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fault_netns import Switch
 from prometheus_client.parser import text_string_to_metric_families
 
+from faults.fault_netns import Switch
 from liquidedge.localmesh import ServiceProcess, free_port, wait_serving
 
 START_TIMEOUT_S = 60.0

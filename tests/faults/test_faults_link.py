@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fault_mesh import AGGREGATOR_ARGS, YOLO_REPLICAS, FaultMesh, switch_placements
-from fault_netns import Switch, qdisc_unavailable_reason
-from fault_report import figure
-from fault_robot import FrameResult, LockstepRobot, percentile
 
+from faults.fault_mesh import AGGREGATOR_ARGS, YOLO_REPLICAS, FaultMesh, switch_placements
+from faults.fault_netns import Switch, qdisc_unavailable_reason
+from faults.fault_report import figure
+from faults.fault_robot import FrameResult, LockstepRobot, percentile
 from liquidedge.samples import SampleFrame
 
 DEADLINE_S = 1.5

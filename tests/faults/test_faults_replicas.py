@@ -9,10 +9,9 @@ from __future__ import annotations
 import signal
 import time
 
-from fault_mesh import FaultMesh, MeshFactory
-from fault_report import figure
-from fault_robot import FrameResult, LockstepRobot, max_gap_s
-
+from faults.fault_mesh import FaultMesh, MeshFactory
+from faults.fault_report import figure
+from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s
 from liquidedge.samples import SampleFrame
 
 WARM_FRAMES = 12  # answered by both replicas before the fault

@@ -12,10 +12,9 @@ import signal
 import time
 from collections import Counter
 
-from fault_mesh import MeshFactory
-from fault_report import figure
-from fault_robot import FrameResult, LockstepRobot, max_gap_s
-
+from faults.fault_mesh import MeshFactory
+from faults.fault_report import figure
+from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s
 from liquidedge.samples import SampleFrame
 
 # Generous: CI is a 2-core machine and this is about behaviour (bounded), not speed.
