@@ -75,18 +75,18 @@ class HostedService(ServiceProcess):
 
 def loopback_placements() -> dict[str, Placement]:
     return {
-        name: Placement("", "127.0.0.1", free_port(), free_port() if name == "edge" else -1)
+        name: Placement("", "127.0.0.1", free_port(), free_port())
         for name in ("edge", "face", *YOLO_REPLICAS)
     }
 
 
 def switch_placements(switch: Switch) -> dict[str, Placement]:
     """One namespace per service, production default ports (each namespace has its own)."""
-    ports = {"edge": 50051, "face": 50053, "yolo-a": 50055, "yolo-b": 50055}
+    ports = {"edge": (50051, 9151), "face": (50053, 9153), "yolo-a": (50055, 9155), "yolo-b": (50055, 9155)}
     placements = {}
-    for name, port in ports.items():
+    for name, (port, metrics_port) in ports.items():
         host = switch.hosts.get(name) or switch.add_host(name)
-        placements[name] = Placement(host.netns, host.ip, port, 9151 if name == "edge" else -1)
+        placements[name] = Placement(host.netns, host.ip, port, metrics_port)
     return placements
 
 
@@ -167,9 +167,9 @@ class FaultMesh:
                 service.signal(signal.SIGCONT)
             service.stop(timeout_s=5.0)
 
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        """The aggregator's Prometheus samples, keyed (name, sorted labels)."""
-        where = self.placements["edge"]
+    def metrics(self, service: str = "edge") -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """One service's Prometheus samples (the aggregator's by default), keyed (name, sorted labels)."""
+        where = self.placements[service]
         url = f"http://{where.ip}:{where.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=2.0) as reply:
             text = reply.read().decode()
@@ -179,10 +179,10 @@ class FaultMesh:
                 samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
         return samples
 
-    def metric_sum(self, name: str, **labels: str) -> float:
+    def metric_sum(self, name: str, service: str = "edge", **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
         total = 0.0
-        for (sample, sample_labels), value in self.metrics().items():
+        for (sample, sample_labels), value in self.metrics(service).items():
             if sample == name and set(labels.items()) <= set(sample_labels):
                 total += value
         return total

@@ -15,8 +15,10 @@ from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s
 from liquidedge.samples import SampleFrame
 
 WARM_FRAMES = 12  # answered by both replicas before the fault
-AFTER_FAULT_S = 3.0  # how long the stream is watched after the fault
+AFTER_FAULT_S = 4.0  # how long the stream is watched after the fault
 EJECTIONS = "liquidedge_replica_ejections_total"
+IN_FLIGHT = "liquidedge_frames_in_flight"
+STREAMS = 2  # robots streaming at once, each lock-step
 
 
 def yolo_ok(result: FrameResult) -> bool:
@@ -33,38 +35,68 @@ def warm_up(robot: LockstepRobot) -> None:
     assert served_by(robot.results) == {"yolo-a", "yolo-b"}, robot.results[-4:]
 
 
+def kill_mid_frame(mesh: FaultMesh, name: str, timeout_s: float = 5.0) -> tuple[float, float]:
+    """SIGKILL replica `name` while it is working on a frame (its in-flight gauge > 0).
+
+    Returns (kill time, frames it had in flight). Polls its /metrics; if no frame is caught in
+    flight within `timeout_s` it kills anyway and reports 0, and the test says so.
+    """
+    deadline = time.monotonic() + timeout_s
+    busy = 0.0
+    while time.monotonic() < deadline:
+        busy = mesh.metric_sum(IN_FLIGHT, service=name)
+        if busy > 0:
+            break
+        time.sleep(0.002)
+    mesh.services[name].signal(signal.SIGKILL)
+    return time.monotonic(), busy
+
+
 def test_killing_one_of_two_yolo_replicas_costs_at_most_the_frame_in_flight(
     mesh_factory: MeshFactory, topology: str, frames: dict[str, SampleFrame]
 ) -> None:
-    """SIGKILL yolo-a mid-stream. The robot sees: the frame in flight at the kill answered late or
-    lost (lost <= 1 = frames in flight, lock-step), the same stream going on, and every YOLO
-    status OK afterwards, served by yolo-b; the blind spell is one slow frame at most."""
+    """Two robots stream lock-step; SIGKILL yolo-a while it works on a frame. Each robot sees: at
+    most the frame it had in flight at the kill lost (lock-step: <= 1 per stream; in practice 0,
+    as the aggregator retries it on yolo-b within the frame's deadline), its stream going on
+    unbroken, and every YOLO status OK afterwards, served by yolo-b."""
     mesh = mesh_factory()
-    with LockstepRobot(mesh.edge, frames["camera"].jpeg) as robot:
-        warm_up(robot)
-        killed_at = time.monotonic()
-        mesh.services["yolo-a"].signal(signal.SIGKILL)
+    robots = [LockstepRobot(mesh.edge, frames["camera"].jpeg) for _ in range(STREAMS)]
+    try:
+        for robot in robots:
+            robot.start()
+        for robot in robots:
+            warm_up(robot)
+        killed_at, busy = kill_mid_frame(mesh, "yolo-a")
         time.sleep(AFTER_FAULT_S)
+    finally:
+        for robot in robots:
+            robot.stop()
     ended_at = time.monotonic()
-    results = robot.results
-    after = [r for r in results if r.done_s > killed_at]
-    in_flight = [r for r in after if r.sent_s <= killed_at]
-    lost = [r for r in after if not yolo_ok(r)]
-    settled = [r for r in after if r.sent_s > killed_at + 0.5]  # past any retry of the in-flight frame
-    gap = max_gap_s(results, yolo_ok, killed_at, ended_at)
+    lines, lost_total = [], 0
+    for index, robot in enumerate(robots, 1):
+        results = robot.results
+        after = [r for r in results if r.done_s > killed_at]
+        in_flight = [r for r in after if r.sent_s <= killed_at]
+        lost = [r for r in after if not yolo_ok(r)]
+        settled = [r for r in after if r.sent_s > killed_at + 0.5]  # past any retry of the in-flight frame
+        gap = max_gap_s(results, yolo_ok, killed_at, ended_at)
+        lost_total += len(lost)
+        lines.append(
+            f"stream {index}: {len(after)} frames, {len(lost)} lost (in flight: {len(in_flight)}), "
+            f"max gap {gap:.2f} s, streams opened {len({r.stream for r in results})}"
+        )
+        assert len(lost) <= len(in_flight) <= 1, [r.outcome for r in lost]
+        assert {r.stream for r in results} == {1}, "the robot had to reopen its stream"
+        assert len(settled) >= 3 and all(yolo_ok(r) for r in settled), [r.engines for r in settled]
+        assert served_by(settled) == {"yolo-b"}
     ejections = mesh.metric_sum(EJECTIONS, engine="yolo")
     figure(
         "kill-replica",
         topology,
-        f"{len(after)} frames after SIGKILL, {len(lost)} lost (in flight at the kill: {len(in_flight)}), "
-        f"max gap {gap:.2f} s, streams opened {len({r.stream for r in results})}, "
-        f"yolo-a ejected {ejections:.0f}x",
+        f"SIGKILL yolo-a with {busy:.0f} frame(s) in flight on it; {'; '.join(lines)}; "
+        f"{lost_total} lost in all; yolo-a ejections {ejections:.0f} (re-ejected while dead)",
     )
-    assert len(lost) <= max(1, len(in_flight)), [r.outcome for r in lost]
-    assert {r.stream for r in results} == {1}, "the robot had to reopen its stream"
-    assert len(settled) >= 5 and all(yolo_ok(r) for r in settled)
-    assert served_by(settled) == {"yolo-b"}
-    assert not mesh.services["edge"].process.poll()  # type: ignore[union-attr]
+    assert mesh.services["edge"].running()
 
 
 def first_ejection_s(mesh: FaultMesh, since: float, timeout_s: float) -> float | None:
