@@ -15,6 +15,7 @@ import pytest
 
 from liquidedge.samples import SampleFrame, sample_frames
 from liquidedge.service import ServiceHandle
+from servicekit import start_aggregator, start_face, start_yolo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,27 +36,6 @@ def frames() -> dict[str, SampleFrame]:
 @pytest.fixture(scope="session")
 def astronaut_jpeg(frames: dict[str, SampleFrame]) -> bytes:
     return frames["astronaut"].jpeg
-
-
-def start_face(*extra: str) -> ServiceHandle:
-    from facedetection.__main__ import build_parser, start
-
-    return start(build_parser().parse_args(["--port", "0", "--metrics-port", "0", *extra]))
-
-
-def start_yolo(model_dir: str, *extra: str) -> ServiceHandle:
-    from yolodetection.__main__ import build_parser, start
-
-    return start(
-        build_parser().parse_args(["--port", "0", "--metrics-port", "0", "--model-dir", model_dir, *extra])
-    )
-
-
-def start_aggregator(face_addr: str, yolo_addr: str, *extra: str) -> ServiceHandle:
-    from objectdetection.__main__ import build_parser, start
-
-    args = ["--port", "0", "--metrics-port", "0", "--face-addr", face_addr, "--yolo-addr", yolo_addr]
-    return start(build_parser().parse_args([*args, "--health-interval-s", "0.2", *extra]))
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from conftest import start_aggregator, start_face
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.security import channel_credentials, read_tokens
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from servicekit import start_aggregator, start_face
 
 TOKEN = "s3cret-robot-token"
 AGGREGATOR_TOKEN = "aggregator-to-detectors"

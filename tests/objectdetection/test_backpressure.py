@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from conftest import start_aggregator, start_face, start_yolo
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from servicekit import start_aggregator, start_face, start_yolo
 
 
 def detect(port: int, jpeg: bytes) -> grpc.StatusCode:

@@ -8,10 +8,10 @@ import time
 import grpc
 import pytest
 
-from conftest import start_aggregator, start_face
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from objectdetection.replicas import ReplicaPolicy, ReplicaPool, split_target
+from servicekit import start_aggregator, start_face
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 

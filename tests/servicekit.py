@@ -1,0 +1,30 @@
+"""Start the real services in this process on loopback port 0, as tests need them.
+
+A module of its own (not conftest.py): test packages with their own conftest would shadow a
+`from conftest import ...`.
+"""
+
+from __future__ import annotations
+
+from liquidedge.service import ServiceHandle
+
+
+def start_face(*extra: str) -> ServiceHandle:
+    from facedetection.__main__ import build_parser, start
+
+    return start(build_parser().parse_args(["--port", "0", "--metrics-port", "0", *extra]))
+
+
+def start_yolo(model_dir: str, *extra: str) -> ServiceHandle:
+    from yolodetection.__main__ import build_parser, start
+
+    return start(
+        build_parser().parse_args(["--port", "0", "--metrics-port", "0", "--model-dir", model_dir, *extra])
+    )
+
+
+def start_aggregator(face_addr: str, yolo_addr: str, *extra: str) -> ServiceHandle:
+    from objectdetection.__main__ import build_parser, start
+
+    args = ["--port", "0", "--metrics-port", "0", "--face-addr", face_addr, "--yolo-addr", yolo_addr]
+    return start(build_parser().parse_args([*args, "--health-interval-s", "0.2", *extra]))
