@@ -27,3 +27,11 @@ class UnknownUserError(ClientError):
 
 class OverloadedError(RuntimeError):
     """The server has no room for more work right now (maps to RESOURCE_EXHAUSTED)."""
+
+
+class DeadlineExpiredError(TimeoutError):
+    """The frame's deadline passed before the engine got to it (maps to DEADLINE_EXCEEDED)."""
+
+
+class EngineUnavailableError(RuntimeError):
+    """The engine is not loaded yet or is shutting down (maps to UNAVAILABLE)."""

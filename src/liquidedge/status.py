@@ -20,7 +20,8 @@ import grpc
 from liquidedge.errors import (
     BadImageError,
     BadRequestError,
-    ClientError,
+    DeadlineExpiredError,
+    EngineUnavailableError,
     FrameTooLargeError,
     OverloadedError,
     UnknownUserError,
@@ -35,6 +36,8 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (BadImageError, grpc.StatusCode.INVALID_ARGUMENT),
     (BadRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (UnknownUserError, grpc.StatusCode.NOT_FOUND),
+    (DeadlineExpiredError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (EngineUnavailableError, grpc.StatusCode.UNAVAILABLE),
 )
 
 
@@ -45,6 +48,9 @@ class AbortError(Exception):
         super().__init__(details)
         self.code = code
         self.details = details
+
+
+_EXPECTED = (AbortError, *(kind for kind, _code in _CODES))
 
 
 def status_for(error: Exception) -> grpc.StatusCode:
@@ -93,7 +99,7 @@ class RequestGuard:
         try:
             with self._admitted(), self.metrics.frame_in_flight():
                 yield
-        except (AbortError, ClientError, OverloadedError) as error:
+        except _EXPECTED as error:
             code = status_for(error)
             log.info("request refused", extra={"method": method, "code": code.name, "reason": str(error)})
             context.abort(code, str(error))

@@ -148,13 +148,22 @@ class FanOut:
 
 
 def merge(outcomes: list[EngineOutcome], options: DetectOptions) -> Detections:
-    """Boxes of every engine that answered; raise only when none did."""
+    """Boxes of every engine that answered; raise only when none did.
+
+    None answered: a bad frame keeps its own code, a spent deadline is DEADLINE_EXCEEDED, and
+    anything else (engines down) is UNAVAILABLE.
+    """
     answered = [o for o in outcomes if o.ok]
     if not answered and outcomes:
         for outcome in outcomes:
             if outcome.code in _CLIENT_CODES:
                 raise AbortError(outcome.code, outcome.error)
         summary = "; ".join(f"{o.engine}: {o.code.name} ({o.error})" for o in outcomes)
+        if all(o.code == grpc.StatusCode.DEADLINE_EXCEEDED for o in outcomes):
+            # The frame's budget ran out everywhere: say so, rather than "backend down, retry".
+            raise AbortError(
+                grpc.StatusCode.DEADLINE_EXCEEDED, f"no engine answered within the deadline: {summary}"
+            )
         raise AbortError(grpc.StatusCode.UNAVAILABLE, f"every requested engine failed: {summary}")
     merged = Detections.merge(o.detections for o in answered)
     return merged.filtered(

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from liquidedge.detections import Detections
-from liquidedge.errors import OverloadedError
+from liquidedge.errors import DeadlineExpiredError, EngineUnavailableError, OverloadedError
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,7 @@ class BatchEngine(Protocol):
     def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]: ...
 
 
-class DeadlineExpiredError(TimeoutError):
-    """The request's deadline passed while it waited for a batch; it was never run."""
-
-
-class BatcherClosedError(RuntimeError):
+class BatcherClosedError(EngineUnavailableError):
     """The batcher is shutting down and takes no more work."""
 
 
