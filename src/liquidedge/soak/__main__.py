@@ -46,6 +46,13 @@ def build_parser() -> EnvDefaultsParser:
     )
     parser.env_flag("--deadline-ms", "SOAK_DEADLINE_MS", default=2000, type=int, help="per-frame deadline")
     parser.env_flag(
+        "--fps",
+        "SOAK_FPS",
+        default=30.0,
+        type=float,
+        help="each robot's camera rate: at most this many frames/s, shed frames included (0 = flat out)",
+    )
+    parser.env_flag(
         "--target",
         "SOAK_TARGET",
         default="",
@@ -108,6 +115,7 @@ def config_from_args(args: object) -> SoakConfig:
         warmup_s=args.warmup,
         mode=args.mode,
         deadline_ms=args.deadline_ms,
+        fps=args.fps,
         target=args.target or None,
         model_dir=args.model_dir,
         service_args=service_args,

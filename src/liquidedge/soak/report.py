@@ -78,6 +78,10 @@ def memory_figures(
     known = [(s.at_s, s.rss_kib) for s in series if s.rss_kib is not None]
     warm = next((s.rss_kib for s in series[warm_index:] if s.rss_kib is not None), None)
     end = known[-1][1] if known else None
+    # A leak keeps climbing; a one-off step (a new thread's arena) does not. The second half of
+    # the measured samples tells the two apart.
+    measured = [v for _, v in known[warm_index:]] if warm_index < len(known) else []
+    half = measured[len(measured) // 2] if measured else None
     mib = 1024.0
     return {
         "pid": pid,
@@ -87,6 +91,7 @@ def memory_figures(
         "rss_end_mib": round(end / mib, 1) if end else None,
         "rss_peak_mib": round(max(v for _, v in known) / mib, 1) if known else None,
         "rss_change_pct": round((end - warm) * 100.0 / warm, 2) if warm and end else None,
+        "rss_change_last_half_pct": round((end - half) * 100.0 / half, 2) if half and end else None,
         "samples": [[round(at, 1), round(v / mib, 1)] for at, v in known],
     }
 
@@ -159,17 +164,20 @@ def format_table(report: Mapping[str, Any]) -> str:
         lines.append("")
         lines.append(
             f"{'service':>12} {'pid':>7} {'alive':>5} {'RSS start':>10} {'after warm-up':>13} "
-            f"{'end':>8} {'peak':>8} {'change':>8}"
+            f"{'end':>8} {'peak':>8} {'change':>8} {'2nd half':>8}"
         )
         for name, mem in report["memory"].items():
-            change = mem["rss_change_pct"]
+            change, late = mem["rss_change_pct"], mem["rss_change_last_half_pct"]
             lines.append(
                 f"{name:>12} {_fmt(mem['pid']):>7} {_fmt(mem['alive_at_end']):>5} "
                 f"{_fmt(mem['rss_start_mib']):>10} {_fmt(mem['rss_after_warmup_mib']):>13} "
                 f"{_fmt(mem['rss_end_mib']):>8} {_fmt(mem['rss_peak_mib']):>8} "
-                f"{('-' if change is None else f'{change:+.1f}%'):>8}"
+                f"{('-' if change is None else f'{change:+.1f}%'):>8} "
+                f"{('-' if late is None else f'{late:+.1f}%'):>8}"
             )
-        lines.append("(RSS in MiB; change = end vs after warm-up)")
+        lines.append(
+            "(RSS in MiB; change = end vs after warm-up; 2nd half = end vs the middle of the measured time)"
+        )
     checks = report["checks"]
     lines.append("")
     lines.append(

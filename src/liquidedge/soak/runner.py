@@ -37,6 +37,7 @@ class SoakConfig:
     warmup_s: float = 10.0
     mode: str = "stream"
     deadline_ms: int = 2000
+    fps: float = 30.0
     target: str | None = None
     model_dir: str = "models"
     service_args: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -49,6 +50,8 @@ class SoakConfig:
             raise ValueError("seconds must be > 0 and warmup_s >= 0")
         if self.streams < 1 or not self.ramp or any(step <= 0 for step in self.ramp):
             raise ValueError("streams must be >= 1 and every ramp step > 0")
+        if self.fps < 0:
+            raise ValueError("fps must be >= 0 (0 = flat out)")
         if self.deadline_ms < 1:
             raise ValueError("deadline_ms must be >= 1")
 
@@ -63,6 +66,7 @@ class SoakConfig:
             "warmup_s": self.warmup_s,
             "mode": self.mode,
             "deadline_ms": self.deadline_ms,
+            "fps_per_robot": self.fps,
             "target": self.target or "local mesh (processes on 127.0.0.1)",
             "service_args": {name: list(args) for name, args in self.service_args.items()},
         }
@@ -128,7 +132,9 @@ def _drive(
 ) -> dict[str, Any]:
     recorder = Recorder()
     board = PhaseBoard()
-    fleet = _Fleet(address, RobotSettings(config.mode, config.deadline_ms, tuple(frames)), recorder, board)
+    fleet = _Fleet(
+        address, RobotSettings(config.mode, config.deadline_ms, tuple(frames), config.fps), recorder, board
+    )
     sampler = RssSampler(pids, config.sample_interval_s).start()
     spans: list[PhaseSpan] = []
     warm_index: dict[str, int] = {}

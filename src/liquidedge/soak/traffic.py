@@ -77,6 +77,10 @@ class RobotSettings:
     mode: str
     deadline_ms: int
     frames: Sequence[bytes]
+    # The camera's frame rate caps each robot: after a refused (shed) frame the robot waits for
+    # the next captured frame instead of resending at once, as the real robot link does.
+    # 0 sends flat out.
+    fps: float = 30.0
     source_prefix: str = "soak"
 
 
@@ -102,6 +106,16 @@ class Robot(threading.Thread):
         self.error: str | None = None  # set when the robot itself broke (a tool bug, not a status)
         self._numbers = itertools.count(1)
         self._jpegs = itertools.cycle(settings.frames)
+        self._next_capture = 0.0
+
+    def _wait_for_camera(self) -> bool:
+        """Sleep until the camera's next frame; False when the robot was stopped meanwhile."""
+        if self.settings.fps > 0:
+            now = time.monotonic()
+            if self._next_capture > now and self.stop_event.wait(self._next_capture - now):
+                return False
+            self._next_capture = max(now, self._next_capture) + 1.0 / self.settings.fps
+        return not self.stop_event.is_set()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -140,7 +154,7 @@ class Robot(threading.Thread):
     def _unary_loop(self, channel: grpc.Channel) -> None:
         stub = detection_pb2_grpc.DetectorStub(channel)
         timeout_s = self.settings.deadline_ms / 1000.0
-        while not self.stop_event.is_set():
+        while self._wait_for_camera():
             request = self._request()
             phase = self.board.current
             self.recorder.sent(phase)
@@ -155,7 +169,7 @@ class Robot(threading.Thread):
     def _legacy_loop(self, channel: grpc.Channel) -> None:
         stub = robot_pb2_grpc.ObjectDetectionStub(channel)
         timeout_s = self.settings.deadline_ms / 1000.0
-        while not self.stop_event.is_set():
+        while self._wait_for_camera():
             frame = self._request().frame
             request = robot_pb2.ObjectDetectionRequest(
                 user_id=1,
@@ -191,7 +205,7 @@ class Robot(threading.Thread):
         # The per-frame budget travels in deadline_ms; the call itself only needs to outlive the run.
         replies = stub.DetectStream(requests(), timeout=24 * 3600.0)
         try:
-            while not self.stop_event.is_set():
+            while self._wait_for_camera():
                 phase = self.board.current
                 self.recorder.sent(phase)
                 started = time.perf_counter()
