@@ -74,13 +74,6 @@ def build_parser() -> EnvDefaultsParser:
         help="torch backend: run with random weights when the .weights file is missing (benchmarks only)",
     )
     parser.env_flag(
-        "--prefer-cuda",
-        "YOLO_PREFER_CUDA",
-        default=True,
-        type=parse_bool,
-        help="use CUDA when the backend has it",
-    )
-    parser.env_flag(
         "--score-threshold", "YOLO_SCORE_THRESHOLD", default=0.25, type=float, help="min class score"
     )
     parser.env_flag(
@@ -114,7 +107,7 @@ def load_engine(args: argparse.Namespace) -> YoloEngine | DynamicBatcher:
     """The engine, behind a dynamic batcher unless --max-batch is 1."""
     files = model_files(args)
     check_files(args, files)
-    device = "cpu" if args.backend == "opencv" and not args.prefer_cuda else args.device
+    device = args.device
     backend = create_backend(
         args.backend,
         files,
