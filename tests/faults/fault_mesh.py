@@ -145,7 +145,7 @@ class FaultMesh:
             for name in ("face", *YOLO_REPLICAS):
                 self.services[name].start()
             for name in ("face", *YOLO_REPLICAS):
-                wait_serving(self.address(name), START_TIMEOUT_S)
+                self.wait_started(name)
             self.start_aggregator()
         except BaseException:
             self.stop()
@@ -156,8 +156,25 @@ class FaultMesh:
         """Start the aggregator and wait until it answers SERVING; return how long that took."""
         started = time.monotonic()
         self.services["edge"].start()
-        wait_serving(self.edge, START_TIMEOUT_S)
+        self.wait_started("edge")
         return time.monotonic() - started
+
+    def wait_started(self, name: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Wait for SERVING, but fail at once, with its log, if the process dies while starting."""
+        service = self.services[name]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if not service.running():
+                code = service.process.returncode if service.process else None
+                raise RuntimeError(f"{name} exited with {code} while starting:\n{self.log_tail(name)}")
+            try:
+                wait_serving(service.address, min(1.0, max(0.1, deadline - time.monotonic())))
+                return
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"{name} not SERVING in {timeout_s:.0f} s:\n{self.log_tail(name)}"
+                    ) from None
 
     def stop(self) -> None:
         for name in ("edge", *YOLO_REPLICAS, "face"):
