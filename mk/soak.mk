@@ -6,7 +6,7 @@
 #   make soak SOAK_ARGS='--mode legacy --target 10.0.0.5:50051'
 #   make fuzz-long                  the fuzz suite with ten times the examples
 SOAK_SECONDS ?= 60
-SOAK_WARMUP ?= 10
+SOAK_WARMUP ?= 30
 # Robots at step 1 and the aggregator's in-flight limit: on a 2-core machine the mesh serves
 # about two frames at once, so 2 robots is the load it can serve and the ramp's step 2 twice that.
 SOAK_STREAMS ?= 2

@@ -42,37 +42,11 @@ ENGINES = {"aggregator": ("face", "yolo"), "face": ("face",), "yolo": ("yolo",)}
 V1_DETECT = "/liquidedge.v1.Detector/Detect"
 
 
-def known_deadline_bug(target: str, outcome: Outcome, deadline_set: bool) -> bool:
-    """Two known bugs, pinned by test_known_bugs.py and tolerated here only in exactly their
-    shape (a request that set deadline_ms) so the fuzzers keep looking for everything else:
-
-    - yolo answers a frame whose deadline passed in its batch queue with INTERNAL
-      "internal error: DeadlineExpiredError: ..." instead of DEADLINE_EXCEEDED;
-    - the aggregator answers a spent per-frame budget with UNAVAILABLE "every requested engine
-      failed: face: DEADLINE_EXCEEDED ..." instead of DEADLINE_EXCEEDED.
-
-    Remove this once the strict xfails there start passing."""
-    if not deadline_set:
-        return False
-    if outcome.code == grpc.StatusCode.INTERNAL:
-        return target.startswith("yolo") and "DeadlineExpiredError" in outcome.details
-    if outcome.code != grpc.StatusCode.UNAVAILABLE or not target.startswith("aggregator"):
-        return False
-    prefix = "every requested engine failed: "
-    reasons = outcome.details.removeprefix(prefix).split("; ")
-    return outcome.details.startswith(prefix) and all(
-        "DEADLINE_EXCEEDED" in reason or "DeadlineExpiredError" in reason for reason in reasons
-    )
-
-
 def verdict(
     tally: FuzzTally, target: str, outcome: Outcome, allowed: frozenset, *, deadline_set: bool
 ) -> None:
     """Count the outcome and fail the example on anything undocumented."""
     problem = judge(outcome, allowed, deadline_set=deadline_set)
-    if problem and known_deadline_bug(target, outcome, deadline_set):
-        problem = None
-        tally.known += 1
     tally.add(f"{target}-{outcome.code.name}", problem)
     assert problem is None, f"{problem}: {target} answered {outcome.code.name}: {outcome.details}"
 

@@ -1,8 +1,15 @@
-"""Bugs the fuzzers found, pinned as deterministic tests of the documented behaviour.
+"""Bugs the fuzzers found, kept as deterministic regression tests of the documented behaviour.
 
-Each test asserts what the service should do and is marked xfail(strict=True) while the bug
-is there, so CI stays green and the test starts failing (XPASS) the day the bug is fixed:
-then drop the marker here and the matching tolerance in test_fuzz_services.py.
+Both were found by test_fuzz_services.py (deadline_ms 1..50) and pinned here with
+xfail(strict=True) until cf3917d fixed them:
+
+1. the aggregator answered a per-frame budget too short for its engines with UNAVAILABLE
+   ("every requested engine failed: face: DEADLINE_EXCEEDED (no time left for the engine); ...");
+2. the YOLO detector answered a frame whose deadline passed in its batch queue with INTERNAL
+   ("internal error: DeadlineExpiredError: deadline passed after 300.2 ms in the batch queue").
+
+A new bug goes here the same way: the expected behaviour, xfail(strict=True) with the precise
+symptom as the reason, until the fix lands.
 """
 
 from __future__ import annotations
@@ -26,14 +33,6 @@ def detect(port: int, **fields: object) -> grpc.RpcError | detection_pb2.DetectR
             return error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aggregator: a per-frame deadline_ms too short for the engines is answered UNAVAILABLE "
-    "('every requested engine failed: face: DEADLINE_EXCEEDED (no time left for the engine); yolo: ...') "
-    "instead of DEADLINE_EXCEEDED; objectdetection.fanout.merge maps all-engines-failed to UNAVAILABLE "
-    "whatever the engines' codes. UNAVAILABLE tells clients (and grpc retry policies) that a backend "
-    "is down and to retry the same frame",
-)
 @pytest.mark.parametrize("deadline_ms", [1, 3])
 def test_aggregator_answers_a_spent_frame_budget_with_deadline_exceeded(
     aggregator_service: ServiceHandle, deadline_ms: int
@@ -54,14 +53,6 @@ def batching_yolo(model_dir: str) -> Iterator[ServiceHandle]:
     handle.stop(0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="yolodetection: a frame whose deadline passes in the batch queue fails with INTERNAL "
-    "'internal error: DeadlineExpiredError: deadline passed after 300.2 ms in the batch queue'; "
-    "batching.DeadlineExpiredError (a TimeoutError) is not mapped in liquidedge.status, so the "
-    "guard logs a traceback and answers INTERNAL instead of DEADLINE_EXCEEDED (also seen with "
-    "the default flags for deadline_ms 1-2)",
-)
 def test_yolo_frame_expiring_in_the_batch_queue_is_deadline_exceeded(batching_yolo: ServiceHandle) -> None:
     answer = detect(batching_yolo.port, deadline_ms=100)
     assert isinstance(answer, grpc.RpcError), "the 300 ms batch window outlives the 100 ms budget"
