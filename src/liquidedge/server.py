@@ -61,20 +61,25 @@ class RunningServer:
         self.server.stop(grace_s).wait()
 
 
+def server_channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    """gRPC core options of a listening server (the thread-pool and the asyncio one alike)."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+        # Let idle robot streams live, but notice dead peers within a minute.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
 def create_server(bindings: Sequence[ServiceBinding], options: ServerOptions) -> RunningServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="grpc"),
         interceptors=list(options.interceptors),
-        options=[
-            ("grpc.max_receive_message_length", options.max_message_bytes),
-            ("grpc.max_send_message_length", options.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-            # Let idle robot streams live, but notice dead peers within a minute.
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-            ("grpc.keepalive_permit_without_calls", 1),
-        ],
+        options=server_channel_options(options.max_message_bytes),
     )
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)

@@ -8,6 +8,7 @@ import sys
 
 import grpc
 
+from liquidedge.aio_server import create_aio_server
 from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common, parse_bool
 from liquidedge.hostinfo import HostInfo
 from liquidedge.legacy import robot_pb2_grpc
@@ -19,6 +20,12 @@ from liquidedge.server import ServiceBinding, create_server
 from liquidedge.service import DETECTOR_SERVICE, ServiceHandle, image_limits, server_options
 from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2_grpc
+from objectdetection.aio_fanout import AsyncFanOut, aio_channel_factory
+from objectdetection.aio_servicer import (
+    AsyncAggregator,
+    AsyncAggregatorServicer,
+    AsyncLegacyObjectDetectionServicer,
+)
 from objectdetection.channels import channel_factory
 from objectdetection.fanout import FanOut
 from objectdetection.health_watch import BackendHealthWatcher
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 50051
 DEFAULT_METRICS_PORT = 9151
+SERVER_MODES = ("thread", "aio")
 
 
 def parse_user_ids(text: str) -> frozenset[int]:
@@ -121,6 +129,13 @@ def build_parser() -> EnvDefaultsParser:
         type=float,
         help="first ejection time; doubles while it keeps failing",
     )
+    parser.env_flag(
+        "--server-mode",
+        "AGGREGATOR_SERVER_MODE",
+        default="thread",
+        choices=list(SERVER_MODES),
+        help="thread: a worker thread per call (--workers); aio: grpc.aio coroutines on one event loop",
+    )
     return parser
 
 
@@ -157,6 +172,40 @@ def backend_security(
     return credentials, metadata
 
 
+def thread_bindings(
+    aggregator: Aggregator, host: HostInfo, guard: RequestGuard, args: argparse.Namespace
+) -> tuple[ServiceBinding, ...]:
+    return (
+        ServiceBinding(
+            AggregatorServicer(aggregator, host, guard, args.default_max_results),
+            detection_pb2_grpc.add_DetectorServicer_to_server,
+            DETECTOR_SERVICE,
+        ),
+        ServiceBinding(
+            LegacyObjectDetectionServicer(aggregator, host, guard, parse_user_ids(args.allowed_users)),
+            robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
+            "ObjectDetection",
+        ),
+    )
+
+
+def aio_bindings(
+    aggregator: AsyncAggregator, host: HostInfo, guard: RequestGuard, args: argparse.Namespace
+) -> tuple[ServiceBinding, ...]:
+    return (
+        ServiceBinding(
+            AsyncAggregatorServicer(aggregator, host, guard, args.default_max_results),
+            detection_pb2_grpc.add_DetectorServicer_to_server,
+            DETECTOR_SERVICE,
+        ),
+        ServiceBinding(
+            AsyncLegacyObjectDetectionServicer(aggregator, host, guard, parse_user_ids(args.allowed_users)),
+            robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
+            "ObjectDetection",
+        ),
+    )
+
+
 def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceHandle:
     host = host or HostInfo.detect()
     metrics = ServiceMetrics("objectdetection")
@@ -183,21 +232,18 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
         pools, metrics, engine_timeout_s=args.engine_timeout_ms / 1000.0, workers=args.workers * 2
     )
     latest = LatestFrame() if args.view_port >= 0 else None
-    aggregator = Aggregator(fanout, image_limits(args), observer=latest.observe if latest else None)
+    observer = latest.observe if latest else None
     guard = RequestGuard(metrics, args.max_in_flight)
-    bindings = (
-        ServiceBinding(
-            AggregatorServicer(aggregator, host, guard, args.default_max_results),
-            detection_pb2_grpc.add_DetectorServicer_to_server,
-            DETECTOR_SERVICE,
-        ),
-        ServiceBinding(
-            LegacyObjectDetectionServicer(aggregator, host, guard, parse_user_ids(args.allowed_users)),
-            robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
-            "ObjectDetection",
-        ),
-    )
-    running = create_server(bindings, options)
+    if args.server_mode == "aio":
+        make_aio_channel = aio_channel_factory(
+            options.max_message_bytes, credentials, args.backend_server_name
+        )
+        aio = AsyncAggregator(AsyncFanOut(fanout, make_aio_channel), image_limits(args), observer)
+        running = create_aio_server(aio_bindings(aio, host, guard, args), options)
+        running.cleanups.append(aio.fanout.close)
+    else:
+        aggregator = Aggregator(fanout, image_limits(args), observer=observer)
+        running = create_server(thread_bindings(aggregator, host, guard, args), options)
     handle = ServiceHandle("objectdetection", running, metrics, metrics.serve(args.host, args.metrics_port))
     watcher = BackendHealthWatcher(pools, running.set_serving, metrics, args.health_interval_s)
     watcher.start()

@@ -112,32 +112,24 @@ class FanOut:
         deadline: float,
         cancelled: threading.Event,
     ) -> EngineOutcome:
-        request = detection_pb2.DetectRequest(
-            frame=frame,
-            engines=[name],
-            max_results=options.max_results,
-            min_confidence=options.min_confidence,
-            classes=list(options.classes),
-        )
+        request = engine_request(name, frame, options)
         started = time.perf_counter()
         try:
             reply, _address = self.pools[name].detect(request, deadline, cancelled)
         except AttemptError as error:
             outcome = EngineOutcome(name, error.code, error.details)
         else:
-            outcome = EngineOutcome(
-                name,
-                grpc.StatusCode.OK,
-                detections=detections_from_proto(reply.detections),
-                served_by=reply.served_by,
-                reported=len(reply.detections),
-            )
+            outcome = answered_outcome(name, reply)
+        return self.account(outcome, started)
+
+    def account(self, outcome: EngineOutcome, started: float) -> EngineOutcome:
+        """Stamp the call's latency, count it, and log a failure: the same in both server modes."""
         outcome.latency_ms = (time.perf_counter() - started) * 1000.0
-        self.metrics.observe_engine(name, outcome.code.name, outcome.latency_ms / 1000.0)
+        self.metrics.observe_engine(outcome.engine, outcome.code.name, outcome.latency_ms / 1000.0)
         if not outcome.ok:
             log.warning(
                 "engine call failed",
-                extra={"engine": name, "code": outcome.code.name, "error": outcome.error},
+                extra={"engine": outcome.engine, "code": outcome.code.name, "error": outcome.error},
             )
         return outcome
 
@@ -145,6 +137,29 @@ class FanOut:
         self._executor.shutdown(wait=False, cancel_futures=True)
         for pool in self.pools.values():
             pool.close()
+
+
+def engine_request(
+    name: str, frame: detection_pb2.Frame, options: DetectOptions
+) -> detection_pb2.DetectRequest:
+    """What one engine is asked: the client's frame and filters, for that engine alone."""
+    return detection_pb2.DetectRequest(
+        frame=frame,
+        engines=[name],
+        max_results=options.max_results,
+        min_confidence=options.min_confidence,
+        classes=list(options.classes),
+    )
+
+
+def answered_outcome(name: str, reply: detection_pb2.DetectResponse) -> EngineOutcome:
+    return EngineOutcome(
+        name,
+        grpc.StatusCode.OK,
+        detections=detections_from_proto(reply.detections),
+        served_by=reply.served_by,
+        reported=len(reply.detections),
+    )
 
 
 def merge(outcomes: list[EngineOutcome], options: DetectOptions) -> Detections:

@@ -238,6 +238,35 @@ class ReplicaPool:
 
     # -- calling ---------------------------------------------------------------------------
 
+    def next_attempt(
+        self, attempt: int, deadline: float, tried: list[str], cancelled: bool
+    ) -> tuple[Replica, float] | None:
+        """The replica and timeout for attempt number `attempt`, or None when it is not worth one.
+
+        Shared by the thread-pool and the asyncio call paths, so both balance, budget and
+        retry the same way. Appends the chosen replica to `tried`.
+        """
+        if attempt >= self.policy.max_attempts:
+            return None
+        remaining = deadline - self.clock()
+        if remaining < self.policy.min_attempt_s or cancelled:
+            return None
+        replica = self.choose(exclude=tried)
+        if replica is None:
+            return None
+        tried.append(replica.address)
+        others = [a for a in self.in_service() if a not in tried]
+        last_chance = attempt == self.policy.max_attempts - 1 or not others
+        return replica, remaining if last_chance else remaining * self.policy.first_attempt_share
+
+    def no_attempt_error(self, cancelled: bool) -> AttemptError:
+        """Why a frame got no answer when no attempt was even made."""
+        code = grpc.StatusCode.CANCELLED if cancelled else grpc.StatusCode.DEADLINE_EXCEEDED
+        reason = "the client cancelled the frame" if cancelled else "no time left for the engine"
+        if not self.replicas:
+            code, reason = grpc.StatusCode.UNAVAILABLE, f"no replica of {self.target} resolved"
+        return AttemptError(code, reason, "")
+
     def detect(
         self, request: detection_pb2.DetectRequest, deadline: float, cancelled: threading.Event
     ) -> tuple[detection_pb2.DetectResponse, str]:
@@ -245,16 +274,10 @@ class ReplicaPool:
         tried: list[str] = []
         last: AttemptError | None = None
         for attempt in range(self.policy.max_attempts):
-            remaining = deadline - self.clock()
-            if remaining < self.policy.min_attempt_s or cancelled.is_set():
+            step = self.next_attempt(attempt, deadline, tried, cancelled.is_set())
+            if step is None:
                 break
-            replica = self.choose(exclude=tried)
-            if replica is None:
-                break
-            tried.append(replica.address)
-            others = [a for a in self.in_service() if a not in tried]
-            last_chance = attempt == self.policy.max_attempts - 1 or not others
-            timeout_s = remaining if last_chance else remaining * self.policy.first_attempt_share
+            replica, timeout_s = step
             try:
                 reply = _call(replica, request, timeout_s, cancelled, self.metadata)
             except AttemptError as error:
@@ -266,11 +289,7 @@ class ReplicaPool:
             self.record(replica, grpc.StatusCode.OK)
             return reply, replica.address
         if last is None:
-            code = grpc.StatusCode.CANCELLED if cancelled.is_set() else grpc.StatusCode.DEADLINE_EXCEEDED
-            reason = "the client cancelled the frame" if cancelled.is_set() else "no time left for the engine"
-            if not self.replicas:
-                code, reason = grpc.StatusCode.UNAVAILABLE, f"no replica of {self.target} resolved"
-            raise AttemptError(code, reason, "")
+            raise self.no_attempt_error(cancelled.is_set())
         raise last
 
     def close(self) -> None:
