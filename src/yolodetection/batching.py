@@ -175,9 +175,15 @@ class DynamicBatcher:
     # The worker ---------------------------------------------------------------------
 
     def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
-        """Collect up to max_batch requests, waiting until the oldest has waited the delay."""
+        """Collect up to max_batch requests, waiting until the oldest has waited the delay.
+
+        The window also closes at the earliest deadline in the batch, so no frame is held past
+        its budget just to wait for company.
+        """
         batch = [first]
         window_ends = first.arrived + self.settings.max_queue_delay_ms / 1000.0
+        if first.deadline is not None:
+            window_ends = min(window_ends, first.deadline)
         while len(batch) < self.settings.max_batch:
             try:
                 item = self._queue.get_nowait()
@@ -192,6 +198,8 @@ class DynamicBatcher:
             if item is _STOP:
                 return batch, True
             batch.append(item)  # type: ignore[arg-type]
+            if item.deadline is not None:  # type: ignore[union-attr]
+                window_ends = min(window_ends, item.deadline)  # type: ignore[union-attr]
         return batch, False
 
     def _live(self, batch: list[_Request]) -> list[_Request]:

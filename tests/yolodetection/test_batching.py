@@ -8,6 +8,7 @@ more, so batch composition is deterministic (no sleeps, no timed assertions).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -133,6 +134,19 @@ def test_expired_request_is_answered_without_running_it() -> None:
         assert ident_of(first.result(10)) == 0
     assert engine.batches == [[0], [2]]
     assert batcher.stats().expired == 1
+
+
+def test_a_lone_frame_is_not_held_past_its_deadline_waiting_for_company() -> None:
+    engine = FakeEngine()
+    with DynamicBatcher(engine, BatchingSettings(max_batch=4, max_queue_delay_ms=1000)) as batcher:
+        lone = batcher.submit(image(5), deadline=time.monotonic() + 0.05)
+        # The 1 s gathering window closes at the frame's deadline instead: it is answered
+        # (as expired, or run) long before the window would have ended.
+        try:
+            answer = lone.result(timeout=0.8)
+        except DeadlineExpiredError:
+            return
+        assert ident_of(answer) == 5
 
 
 def test_cancelled_request_costs_no_model_time(held: tuple[FakeEngine, DynamicBatcher]) -> None:
