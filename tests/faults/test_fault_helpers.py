@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from faults import fault_netns
 from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s, percentile
 from liquidedge.v1 import detection_pb2
 
@@ -59,3 +60,9 @@ def test_frame_outcome_from_engine_statuses(engines: dict[str, str], outcome: st
     assert LockstepRobot._result(3, 0.0, reply, 1).outcome == outcome
     assert LockstepRobot._result(4, 0.0, reply, 1).outcome.startswith("failed:OUT_OF_ORDER")
     assert LockstepRobot._result(3, 0.0, None, 1).outcome == "lost"
+
+
+def test_without_root_the_namespace_cases_get_a_reason_to_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fault_netns.os, "geteuid", lambda: 1000)
+    reason = fault_netns.netns_unavailable_reason()
+    assert reason is not None and "root" in reason
