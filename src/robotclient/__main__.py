@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from liquidedge.logs import configure_logging
-from robotclient.cli import build_parser, check_args, settings_from
+from robotclient.cli import bridge_settings_from, build_parser, check_args, settings_from
 from robotclient.clock import MonotonicClock
 from robotclient.drivers.base import Driver, NoopDriver
 from robotclient.link import MeshLink
@@ -95,6 +95,10 @@ def _make_driver(args, world) -> Driver:
         from robotclient.drivers.robomaster import RoboMasterDriver
 
         return RoboMasterDriver(args.robomaster_conn, sn=args.robomaster_sn or None)
+    if args.driver == "robomaster-bridge":
+        from robotclient.drivers.bridge import RoboMasterBridgeDriver
+
+        return RoboMasterBridgeDriver(bridge_settings_from(args))
     if args.driver == "sim" or world is not None:
         if world is None:
             raise ValueError(

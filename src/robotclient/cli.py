@@ -9,13 +9,14 @@ from liquidedge.config import EnvDefaultsParser, parse_bool
 from liquidedge.security import read_token
 from robotclient.behavior import BehaviorSettings
 from robotclient.controller import ControllerSettings
+from robotclient.drivers.bridge import BridgeSettings
 from robotclient.link import LinkSettings
 from robotclient.pilot import PilotSettings
 from robotclient.runtime import RuntimeSettings
 from robotclient.tracker import TrackerSettings
 
 # Flag defaults are the settings' own defaults, so the CLI and the tested logic never drift apart.
-_T, _B, _C = TrackerSettings(), BehaviorSettings(), ControllerSettings()
+_T, _B, _C, _BR = TrackerSettings(), BehaviorSettings(), ControllerSettings(), BridgeSettings()
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -59,8 +60,8 @@ def build_parser() -> EnvDefaultsParser:
         "--driver",
         "ROBOT_DRIVER",
         default="noop",
-        choices=["noop", "sim", "robomaster"],
-        help="chassis driver",
+        choices=["noop", "sim", "robomaster", "robomaster-bridge"],
+        help="chassis driver (robomaster-bridge: the SDK in a python3.8 bridge process)",
     )
     f(
         "--robomaster-conn",
@@ -70,6 +71,25 @@ def build_parser() -> EnvDefaultsParser:
         help="RoboMaster SDK connection type",
     )
     f("--robomaster-sn", "ROBOT_ROBOMASTER_SN", default="", help="RoboMaster serial number (sta mode)")
+    f(
+        "--bridge-addr",
+        "ROBOT_BRIDGE_ADDR",
+        default=_BR.address,
+        help="RoboMaster bridge address: host:port on loopback or a unix socket path",
+    )
+    f(
+        "--bridge-timeout-s",
+        "ROBOT_BRIDGE_TIMEOUT_S",
+        default=_BR.timeout_s,
+        type=float,
+        help="longest wait for the bridge to answer one command",
+    )
+    f(
+        "--spawn-bridge",
+        "ROBOT_SPAWN_BRIDGE",
+        default="",
+        help="start the bridge with this interpreter (e.g. python3.8) and stop it on exit; empty = connect",
+    )
     f("--source-id", "ROBOT_ID", default=socket.gethostname(), help="name sent with every frame")
     f("--user-id", "ROBOT_USER_ID", default=1, type=int, help="legacy protocol user id")
     f(
@@ -214,6 +234,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--width and --height must be at least 16")
     if not args.target:
         parser.error("--target needs at least one label")
+    if args.bridge_timeout_s <= 0:
+        parser.error("--bridge-timeout-s must be positive")
     if args.view_port < -1 or args.view_port > 65535:
         parser.error(f"--view-port must be -1..65535, got {args.view_port}")
 
@@ -262,3 +284,14 @@ def settings_from(args: argparse.Namespace) -> tuple[LinkSettings, PilotSettings
         max_frames=args.frames,
     )
     return link, pilot, runtime
+
+
+def bridge_settings_from(args: argparse.Namespace) -> BridgeSettings:
+    """The RoboMaster bridge driver's settings; the SDK connection flags go to a spawned bridge."""
+    return BridgeSettings(
+        address=args.bridge_addr,
+        timeout_s=args.bridge_timeout_s,
+        spawn_python=args.spawn_bridge,
+        conn_type=args.robomaster_conn,
+        sn=args.robomaster_sn,
+    )
