@@ -110,6 +110,10 @@ class GuardedDetectorServicer(detection_pb2_grpc.DetectorServicer):
         self, request_iterator: Iterator[detection_pb2.DetectRequest], context: grpc.ServicerContext
     ) -> Iterator[detection_pb2.DetectResponse]:
         for request in request_iterator:
+            if self.guard.draining.is_set():
+                # A stream would keep a draining server alive for the whole grace period;
+                # ending it lets the robot reconnect to another replica at once.
+                context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down: reopen the stream")
             with self.guard(context, "DetectStream"):
                 response = self.detect_frame(request, context)
             yield response

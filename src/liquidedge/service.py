@@ -43,6 +43,8 @@ class ServiceHandle:
     metrics_server: Any = None
     view_port: int | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Run first on stop, before the gRPC server stops taking calls (e.g. end open streams).
+    drainers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -53,6 +55,8 @@ class ServiceHandle:
         return None if self.metrics_server is None else self.metrics_server.server_port
 
     def stop(self, grace_s: float | None = 1.0) -> None:
+        for drain in self.drainers:
+            drain()
         self.server.stop(grace_s)
         for close in self.closers:
             close()
@@ -105,13 +109,15 @@ def start_detector(
     """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after."""
     metrics = ServiceMetrics(name)
     runner = EngineRunner(engine_name, image_limits(args), metrics)
-    detector = DetectorServicer(runner, host or HostInfo.detect(), RequestGuard(metrics, args.max_in_flight))
+    guard = RequestGuard(metrics, args.max_in_flight)
+    detector = DetectorServicer(runner, host or HostInfo.detect(), guard)
     bindings: Sequence[ServiceBinding] = (
         ServiceBinding(detector, detection_pb2_grpc.add_DetectorServicer_to_server, DETECTOR_SERVICE),
         legacy(detector),
     )
     running = create_server(bindings, options or server_options(args))
     handle = ServiceHandle(name, running, metrics, metrics.serve(args.host, args.metrics_port))
+    handle.drainers.append(guard.begin_drain)
     try:
         runner.attach(load_engine())
     except BaseException:

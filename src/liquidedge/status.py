@@ -75,6 +75,11 @@ class RequestGuard:
         self.metrics = metrics
         self.max_in_flight = max_in_flight
         self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self.draining = threading.Event()
+
+    def begin_drain(self) -> None:
+        """On SIGTERM: finish frames in flight, but end open streams at their next frame."""
+        self.draining.set()
 
     @contextmanager
     def _admitted(self) -> Iterator[None]:

@@ -245,6 +245,7 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
         aggregator = Aggregator(fanout, image_limits(args), observer=observer)
         running = create_server(thread_bindings(aggregator, host, guard, args), options)
     handle = ServiceHandle("objectdetection", running, metrics, metrics.serve(args.host, args.metrics_port))
+    handle.drainers.append(guard.begin_drain)
     watcher = BackendHealthWatcher(pools, running.set_serving, metrics, args.health_interval_s)
     watcher.start()
     handle.closers.append(watcher.stop)

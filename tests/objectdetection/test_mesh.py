@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
@@ -237,3 +239,30 @@ def test_live_view_serves_the_latest_frame_with_boxes(
             assert b"\xff\xd8" in stream.read(4096)
     finally:
         aggregator.stop(0)
+
+
+def test_sigterm_style_stop_ends_open_streams_at_the_next_frame(astronaut_jpeg: bytes) -> None:
+    """A draining service answers the frame in flight, then ends the stream so the robot reconnects elsewhere."""
+    face = start_face()
+    requests: queue.Queue = queue.Queue()
+
+    def frames() -> Iterator[detection_pb2.DetectRequest]:
+        while (item := requests.get(timeout=20)) is not None:
+            yield item
+
+    with grpc.insecure_channel(f"127.0.0.1:{face.port}") as channel:
+        replies = detection_pb2_grpc.DetectorStub(channel).DetectStream(frames(), timeout=60)
+        requests.put(request(astronaut_jpeg, number=1))
+        assert next(replies).frame_number == 1
+        stopper = threading.Thread(target=face.stop, args=(30.0,))
+        stopper.start()
+        time.sleep(0.2)  # let the drain begin
+        requests.put(request(astronaut_jpeg, number=2))
+        with pytest.raises(grpc.RpcError) as error:
+            next(replies)
+        assert (
+            error.value.code() == grpc.StatusCode.UNAVAILABLE and "reopen the stream" in error.value.details()
+        )
+        requests.put(None)
+        stopper.join(timeout=20)
+        assert not stopper.is_alive(), "the open stream held the server for its whole grace period"
