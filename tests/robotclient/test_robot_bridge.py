@@ -275,7 +275,7 @@ def test_watchdog_stops_a_silent_client(start_bridge: Callable[..., BridgeRun], 
     wait_for(lambda: bridge.drives()[-1] == ZERO, what="the watchdog's stop")
     drive, stop = bridge.calls("chassis.drive_speed")[-2:]
     assert stop["t"] - drive["t"] >= 0.3
-    assert "watchdog" in bridge.log()
+    wait_for(lambda: "watchdog: no drive command" in bridge.log(), what="the watchdog's log line")
     # The client is still served afterwards.
     assert client.send(cmd="ping")["ok"]
     client.close()
@@ -288,7 +288,7 @@ def test_disconnect_stops_the_chassis(start_bridge: Callable[..., BridgeRun], py
     client.send(cmd="drive", x=0.5, y=0.0, z=0.0)
     client.close()
     wait_for(lambda: bridge.drives()[-1] == ZERO, what="a stop after the disconnect")
-    assert "disconnected" in bridge.log()
+    wait_for(lambda: "disconnected" in bridge.log(), what="the disconnect's log line")
     # The next client is served.
     again = LineClient(bridge.listen)
     assert again.send(cmd="ping")["ok"]
@@ -309,6 +309,7 @@ def test_bad_requests_get_an_error_and_the_bridge_keeps_serving(
         (b'{"cmd": "led", "r": 300, "g": 0, "b": 0}', "0-255"),
         (b'{"cmd": "led", "r": 1, "g": 0, "b": 0, "effect": "disco"}', "effect must be"),
         (b'{"cmd": "drive", "x": NaN}', "finite number"),
+        (b'{"cmd": "led", "r": 1, "g": 0, "b": 0, "comp": "wheel"}', "did not take"),
     ]
     for raw, error in cases:
         reply = client.send_line(raw)
@@ -359,6 +360,7 @@ def test_sigterm_stops_the_chassis_and_closes_the_sdk(start_bridge: Callable[...
     assert names[-2:] == ["armor.unsub_hit_event", "close"]
     assert bridge.drives()[-1] == ZERO
     assert not Path(bridge.listen).exists(), "the unix socket file is removed"
+    assert "Traceback" not in bridge.log(), bridge.log()
     client.close()
 
 

@@ -128,7 +128,9 @@ class Chassis:
         if sdk_effect is None:
             raise CommandError(f"this SDK has no LED effect {effect!r}")
         with self._lock:
-            self._robot.led.set_led(comp=comp, r=r, g=g, b=b, effect=sdk_effect)
+            done = self._robot.led.set_led(comp=comp, r=r, g=g, b=b, effect=sdk_effect)
+        if done is False:  # the SDK's way of saying no (an unknown component, no acknowledgement)
+            raise CommandError(f"the robot did not take the LED command (comp {comp!r})")
 
     def take_hits(self):
         with self._hits_lock:
@@ -324,8 +326,12 @@ def describe(sock):
 
 
 def serve(listener, chassis, watchdog_s, stopping):
-    """Accept clients one at a time: the robot has one driver, a second client is told so."""
+    """Accept clients one at a time: the robot has one driver, a second client is told so.
+
+    Returns the session threads so the caller can let them stop the chassis before it closes the SDK.
+    """
     state = {"session": None}
+    threads = []
     lock = threading.Lock()
 
     def ended():
@@ -356,7 +362,10 @@ def serve(listener, chassis, watchdog_s, stopping):
             finally:
                 conn.close()
             continue
-        threading.Thread(target=session.run, args=(stopping,), name="session", daemon=True).start()
+        thread = threading.Thread(target=session.run, args=(stopping,), name="session", daemon=True)
+        thread.start()
+        threads = [t for t in threads if t.is_alive()] + [thread]
+    return threads
 
 
 def build_parser():
@@ -402,7 +411,8 @@ def main(argv=None):
         listener = open_listener(family, address)
         try:
             log.info("bridge listening on %s (watchdog %.2f s)", describe(listener), args.watchdog_s)
-            serve(listener, chassis, args.watchdog_s, stopping)
+            for thread in serve(listener, chassis, args.watchdog_s, stopping):
+                thread.join(2.0)  # a session notices `stopping` within 0.2 s
         finally:
             listener.close()
             if family == socket.AF_UNIX and os.path.exists(address):

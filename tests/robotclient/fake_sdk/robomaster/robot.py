@@ -21,7 +21,8 @@ class _Led:
     def set_led(self, comp="all", r=0, g=0, b=0, effect=_led.EFFECT_ON, freq=1):
         is_sdk_constant = any(effect is constant for constant in _led.SDK_EFFECTS)
         record("led.set_led", comp=comp, r=r, g=g, b=b, effect=effect, effect_is_sdk_constant=is_sdk_constant)
-        return True
+        # Like the real SDK: an unknown component is refused with False, not an exception.
+        return comp in (_led.COMP_ALL, _led.COMP_TOP_ALL, _led.COMP_BOTTOM_ALL)
 
 
 class _Armor:
