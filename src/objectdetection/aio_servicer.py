@@ -89,6 +89,10 @@ class AsyncAggregatorServicer(detection_pb2_grpc.DetectorServicer):
     ) -> AsyncIterator[detection_pb2.DetectResponse]:
         # One frame at a time per stream, answered in order, as the thread-pool servicer does.
         async for request in request_iterator:
+            if self.guard.draining.is_set():
+                # As the thread-pool servicer does: a stream would hold a draining server for
+                # its whole grace period; ending it lets the robot reconnect elsewhere at once.
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down: reopen the stream")
             work = partial(self._detect_frame, request, context)
             yield await guarded(self.guard, context, "DetectStream", work)
 

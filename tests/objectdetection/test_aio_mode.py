@@ -6,6 +6,7 @@ authenticate, report health and drain exactly as the thread-pool one does.
 
 from __future__ import annotations
 
+import queue
 import signal
 import struct
 import subprocess
@@ -357,3 +358,37 @@ def test_sigterm_drains_the_frame_in_flight_then_exits(
     finally:
         hold.set()
         process.stop()
+
+
+@pytest.mark.parametrize("server_mode", MODES)
+def test_stop_ends_open_streams_at_their_next_frame(
+    server_mode: str, face_service: ServiceHandle, astronaut_jpeg: bytes
+) -> None:
+    """Draining answers the frame in flight, then ends the stream so the robot reconnects elsewhere."""
+    aggregator = start_aggregator(f"127.0.0.1:{face_service.port}", "", "--server-mode", server_mode)
+    requests: queue.Queue[detection_pb2.DetectRequest | None] = queue.Queue()
+
+    def frames() -> Iterator[detection_pb2.DetectRequest]:
+        while (item := requests.get(timeout=20)) is not None:
+            yield item
+
+    stopper = threading.Thread(target=aggregator.stop, args=(30.0,))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{aggregator.port}") as channel:
+            replies = detection_pb2_grpc.DetectorStub(channel).DetectStream(frames(), timeout=60)
+            requests.put(request(astronaut_jpeg, number=1))
+            assert next(replies).frame_number == 1
+            stopper.start()
+            assert wait_for(lambda: health(aggregator.port) != SERVING)  # drainers ran first
+            requests.put(request(astronaut_jpeg, number=2))
+            with pytest.raises(grpc.RpcError) as error:
+                next(replies)
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "reopen the stream" in error.value.details()
+            requests.put(None)
+        stopper.join(timeout=20)
+        assert not stopper.is_alive(), "the open stream held the server for its whole grace period"
+    finally:
+        requests.put(None)
+        if not stopper.is_alive() and stopper.ident is None:
+            aggregator.stop(0)
