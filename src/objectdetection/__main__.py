@@ -132,8 +132,8 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--server-mode",
         "AGGREGATOR_SERVER_MODE",
-        # Measured (python -m liquidedge.bench.aggregator): aio serves 1.4-1.7x the frames/s
-        # of the thread pool from 4 streams up, and the same at 1 (2-core CPU, fake detectors).
+        # Measured (python -m liquidedge.bench.aggregator, 2-core CPU, fake detectors): aio
+        # serves 1.05-1.1x the thread pool's frames/s at 1 stream, 1.3-1.4x at 16, 1.7-2.2x at 64.
         default="aio",
         choices=list(SERVER_MODES),
         help="thread: a worker thread per call (--workers); aio: grpc.aio coroutines on one event loop",
