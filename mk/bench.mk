@@ -1,7 +1,7 @@
 # Benchmarks and the PyTorch the YOLO cross-backend tests need (owner: GPU/throughput).
 #   make bench          full run: streams 1,4,16,64 (YOLOv3 + torch on a GPU machine)
 #   make bench-short    under a minute on a 2-core CPU: streams 1,4
-# Extra flags: make bench BENCH_ARGS="--mesh-variant aio='--server-mode aio'"
+# Extra flags: make bench BENCH_ARGS="--mesh-variant thread='--server-mode thread'"
 .PHONY: bench bench-short
 BENCH_ARGS ?=
 TORCH_VERSION ?= 2.13.0
