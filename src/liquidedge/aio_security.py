@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from liquidedge.security import BearerTokenInterceptor
+from liquidedge.security import BearerTokenInterceptor, same_shape_handler
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,7 @@ def _refusing_handler(handler: grpc.RpcMethodHandler, details: str) -> grpc.RpcM
     async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
 
-    kinds: dict[tuple[bool, bool], Callable[..., grpc.RpcMethodHandler]] = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }
-    make = kinds[(handler.request_streaming, handler.response_streaming)]
-    return make(
-        refuse,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    return same_shape_handler(handler, refuse)
 
 
 class AioBearerTokenInterceptor(grpc.aio.ServerInterceptor):

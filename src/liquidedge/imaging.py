@@ -138,15 +138,16 @@ def encode_jpeg(image_bgr: np.ndarray, quality: int = 85) -> bytes:
     return buffer.tobytes()
 
 
-def center_colors(image_bgr: np.ndarray, xyxy: np.ndarray, patch_fraction: float = 0.2) -> np.ndarray:
-    """Mean RGB colour of a patch around each box centre.
+def center_patches(
+    xyxy: np.ndarray, width: int, height: int, patch_fraction: float = 0.2
+) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of the patch around each box centre, inside the image.
 
-    The robot's tracker uses this to tell two people apart, so the patch is a fraction of the
-    box (clothing or face, not background) and never smaller than one pixel.
+    The robot's tracker uses the patch's colour to tell two people apart, so the patch is a
+    fraction of the box (clothing or face, not background) and never smaller than one pixel.
     """
-    height, width = image_bgr.shape[:2]
-    colors = np.zeros((len(xyxy), 3), np.uint8)
-    for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float64)):
+    patches = []
+    for x1, y1, x2, y2 in np.asarray(xyxy, np.float64).reshape(-1, 4):
         cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
         half_w = max(0.5, (x2 - x1) * patch_fraction / 2.0)
         half_h = max(0.5, (y2 - y1) * patch_fraction / 2.0)
@@ -154,6 +155,15 @@ def center_colors(image_bgr: np.ndarray, xyxy: np.ndarray, patch_fraction: float
         right = int(np.clip(np.ceil(cx + half_w), left + 1, width))
         top = int(np.clip(np.floor(cy - half_h), 0, height - 1))
         bottom = int(np.clip(np.ceil(cy + half_h), top + 1, height))
+        patches.append((top, bottom, left, right))
+    return patches
+
+
+def center_colors(image_bgr: np.ndarray, xyxy: np.ndarray, patch_fraction: float = 0.2) -> np.ndarray:
+    """Mean RGB colour of a patch around each box centre (see `center_patches`)."""
+    height, width = image_bgr.shape[:2]
+    colors = np.zeros((len(xyxy), 3), np.uint8)
+    for i, (top, bottom, left, right) in enumerate(center_patches(xyxy, width, height, patch_fraction)):
         mean_bgr = image_bgr[top:bottom, left:right].reshape(-1, 3).mean(axis=0)
         colors[i] = np.round(mean_bgr[::-1]).astype(np.uint8)
     return colors

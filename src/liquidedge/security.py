@@ -73,12 +73,10 @@ def read_token(path: str) -> str:
     return sorted(read_tokens(path))[0]
 
 
-def _aborting_handler(handler: grpc.RpcMethodHandler, details: str) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that refuses the call with UNAUTHENTICATED."""
-
-    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
-
+def same_shape_handler(
+    handler: grpc.RpcMethodHandler, behaviour: Callable[..., Any]
+) -> grpc.RpcMethodHandler:
+    """A handler with `handler`'s streaming shape and serialisers that runs `behaviour` instead."""
     kinds: dict[tuple[bool, bool], Callable[..., grpc.RpcMethodHandler]] = {
         (False, False): grpc.unary_unary_rpc_method_handler,
         (False, True): grpc.unary_stream_rpc_method_handler,
@@ -87,10 +85,19 @@ def _aborting_handler(handler: grpc.RpcMethodHandler, details: str) -> grpc.RpcM
     }
     make = kinds[(handler.request_streaming, handler.response_streaming)]
     return make(
-        refuse,
+        behaviour,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def _aborting_handler(handler: grpc.RpcMethodHandler, details: str) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` that refuses the call with UNAUTHENTICATED."""
+
+    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
+
+    return same_shape_handler(handler, refuse)
 
 
 class BearerTokenInterceptor(grpc.ServerInterceptor):

@@ -23,7 +23,7 @@ import numpy as np
 
 from liquidedge.detections import Detections
 from liquidedge.errors import BadImageError
-from liquidedge.imaging import ImageLimits, check_frame
+from liquidedge.imaging import ImageLimits, center_patches, check_frame
 from yolodetection.engine import YoloSettings
 from yolodetection.postprocess import decode_yolo_rows
 
@@ -115,14 +115,7 @@ def device_center_colors(
     if len(xyxy) == 0:
         return np.zeros((0, 3), np.uint8)
     means = []
-    for x1, y1, x2, y2 in np.asarray(xyxy, np.float64):
-        cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
-        half_w = max(0.5, (x2 - x1) * patch_fraction / 2.0)
-        half_h = max(0.5, (y2 - y1) * patch_fraction / 2.0)
-        left = int(np.clip(np.floor(cx - half_w), 0, width - 1))
-        right = int(np.clip(np.ceil(cx + half_w), left + 1, width))
-        top = int(np.clip(np.floor(cy - half_h), 0, height - 1))
-        bottom = int(np.clip(np.ceil(cy + half_h), top + 1, height))
+    for top, bottom, left, right in center_patches(xyxy, width, height, patch_fraction):
         means.append(image_rgb[:, top:bottom, left:right].double().mean(dim=(1, 2)))
     return np.round(torch.stack(means).cpu().numpy()).astype(np.uint8)
 
