@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from liquidedge.aio_security import aio_interceptors
 from liquidedge.server import ServerOptions, ServiceBinding, server_channel_options
+from liquidedge.wire import AioRejectUnparsableInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ async def _build(
     bindings: Sequence[ServiceBinding], options: ServerOptions
 ) -> tuple[grpc.aio.Server, health_aio.HealthServicer, int]:
     server = grpc.aio.server(
-        interceptors=aio_interceptors(options.interceptors),
+        # Innermost: a body that does not parse is the client's mistake, not UNKNOWN.
+        interceptors=[*aio_interceptors(options.interceptors), AioRejectUnparsableInterceptor()],
         options=server_channel_options(options.max_message_bytes),
     )
     for binding in bindings:

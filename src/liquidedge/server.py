@@ -19,6 +19,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from liquidedge.wire import RejectUnparsableInterceptor
+
 log = logging.getLogger(__name__)
 
 
@@ -78,7 +80,8 @@ def server_channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
 def create_server(bindings: Sequence[ServiceBinding], options: ServerOptions) -> RunningServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="grpc"),
-        interceptors=list(options.interceptors),
+        # Innermost: a body that does not parse is the client's mistake, not INTERNAL.
+        interceptors=[*options.interceptors, RejectUnparsableInterceptor()],
         options=server_channel_options(options.max_message_bytes),
     )
     for binding in bindings:

@@ -23,9 +23,8 @@ MODE_ENV = "LIQUIDEDGE_FUZZ"
 MULTIPLIER = {"ci": 1, "long": 10}
 # Generous: a healthy service answers any of these inputs in well under a second on 2 cores.
 CALL_TIMEOUT_S = 20.0
-# grpc's own answer when the request body is not a parsable protobuf: the generated
-# deserializer raises inside grpc's server before our servicer runs.
-GRPC_DESERIALIZE_DETAILS = "Exception deserializing request!"
+# Our answer (liquidedge.wire, INVALID_ARGUMENT) when the request body is not a parsable protobuf.
+UNPARSABLE_DETAILS = "is not a valid protobuf message"
 
 
 def fuzz_mode() -> str:
