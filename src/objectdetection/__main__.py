@@ -174,37 +174,11 @@ def backend_security(
     return credentials, metadata
 
 
-def thread_bindings(
-    aggregator: Aggregator, host: HostInfo, guard: RequestGuard, args: argparse.Namespace
-) -> tuple[ServiceBinding, ...]:
+def aggregator_bindings(detector: object, legacy: object) -> tuple[ServiceBinding, ...]:
+    """The v1 and legacy services, whichever server kind (thread or asyncio) hosts them."""
     return (
-        ServiceBinding(
-            AggregatorServicer(aggregator, host, guard, args.default_max_results),
-            detection_pb2_grpc.add_DetectorServicer_to_server,
-            DETECTOR_SERVICE,
-        ),
-        ServiceBinding(
-            LegacyObjectDetectionServicer(aggregator, host, guard, parse_user_ids(args.allowed_users)),
-            robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
-            "ObjectDetection",
-        ),
-    )
-
-
-def aio_bindings(
-    aggregator: AsyncAggregator, host: HostInfo, guard: RequestGuard, args: argparse.Namespace
-) -> tuple[ServiceBinding, ...]:
-    return (
-        ServiceBinding(
-            AsyncAggregatorServicer(aggregator, host, guard, args.default_max_results),
-            detection_pb2_grpc.add_DetectorServicer_to_server,
-            DETECTOR_SERVICE,
-        ),
-        ServiceBinding(
-            AsyncLegacyObjectDetectionServicer(aggregator, host, guard, parse_user_ids(args.allowed_users)),
-            robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
-            "ObjectDetection",
-        ),
+        ServiceBinding(detector, detection_pb2_grpc.add_DetectorServicer_to_server, DETECTOR_SERVICE),
+        ServiceBinding(legacy, robot_pb2_grpc.add_ObjectDetectionServicer_to_server, "ObjectDetection"),
     )
 
 
@@ -236,16 +210,25 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
     latest = LatestFrame() if args.view_port >= 0 else None
     observer = latest.observe if latest else None
     guard = RequestGuard(metrics, args.max_in_flight)
+    users = parse_user_ids(args.allowed_users)
     if args.server_mode == "aio":
         make_aio_channel = aio_channel_factory(
             options.max_message_bytes, credentials, args.backend_server_name
         )
         aio = AsyncAggregator(AsyncFanOut(fanout, make_aio_channel), image_limits(args), observer)
-        running = create_aio_server(aio_bindings(aio, host, guard, args), options)
+        bindings = aggregator_bindings(
+            AsyncAggregatorServicer(aio, host, guard, args.default_max_results),
+            AsyncLegacyObjectDetectionServicer(aio, host, guard, users),
+        )
+        running = create_aio_server(bindings, options)
         running.cleanups.append(aio.fanout.close)
     else:
         aggregator = Aggregator(fanout, image_limits(args), observer=observer)
-        running = create_server(thread_bindings(aggregator, host, guard, args), options)
+        bindings = aggregator_bindings(
+            AggregatorServicer(aggregator, host, guard, args.default_max_results),
+            LegacyObjectDetectionServicer(aggregator, host, guard, users),
+        )
+        running = create_server(bindings, options)
     handle = ServiceHandle("objectdetection", running, metrics, metrics.serve(args.host, args.metrics_port))
     handle.drainers.append(guard.begin_drain)
     watcher = BackendHealthWatcher(pools, running.set_serving, metrics, args.health_interval_s)
