@@ -27,7 +27,7 @@ from liquidedge.messages import (
     served_by,
 )
 from liquidedge.metrics import ServiceMetrics
-from liquidedge.status import AbortError, RequestGuard
+from liquidedge.status import DRAINING_DETAILS, AbortError, RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class GuardedDetectorServicer(detection_pb2_grpc.DetectorServicer):
             if self.guard.draining.is_set():
                 # A stream would keep a draining server alive for the whole grace period;
                 # ending it lets the robot reconnect to another replica at once.
-                context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down: reopen the stream")
+                context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
             with self.guard(context, "DetectStream"):
                 response = self.detect_frame(request, context)
             yield response

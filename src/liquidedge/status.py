@@ -53,6 +53,10 @@ class AbortError(Exception):
 _EXPECTED = (AbortError, *(kind for kind, _code in _CODES))
 
 
+# What an open stream gets at its next frame once the server drains (see RequestGuard.begin_drain).
+DRAINING_DETAILS = "server shutting down: reopen the stream"
+
+
 def status_for(error: Exception) -> grpc.StatusCode:
     if isinstance(error, AbortError):
         return error.code

@@ -20,7 +20,7 @@ from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.messages import DetectOptions, parse_options
-from liquidedge.status import RequestGuard
+from liquidedge.status import DRAINING_DETAILS, RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from objectdetection.aio_fanout import AsyncFanOut
 from objectdetection.fanout import EngineOutcome, merge
@@ -92,7 +92,7 @@ class AsyncAggregatorServicer(detection_pb2_grpc.DetectorServicer):
             if self.guard.draining.is_set():
                 # As the thread-pool servicer does: a stream would hold a draining server for
                 # its whole grace period; ending it lets the robot reconnect elsewhere at once.
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down: reopen the stream")
+                await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
             work = partial(self._detect_frame, request, context)
             yield await guarded(self.guard, context, "DetectStream", work)
 
