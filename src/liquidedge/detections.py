@@ -2,12 +2,16 @@
 
 Engines return `Detections`; protobuf appears only at the service boundary. The arrays are
 parallel (row i of each describes detection i) so filters are boolean masks, not loops.
+Attributes that only some engines give (an identity, a track id, a model version) live in
+`data`, a bag of per-box arrays, so a new attribute does not mean a new field threaded
+through every layer: merge, filtering and the v1 protocol carry whatever the bag holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +23,30 @@ def _as_array(values: object, dtype: type | np.dtype, shape_tail: tuple[int, ...
     return array
 
 
+def _as_attribute(values: object) -> np.ndarray:
+    """A per-box attribute column: numbers stay numeric, anything else is kept as objects."""
+    array = np.asarray(values)
+    if array.dtype.kind in "biuf":
+        return array
+    return np.asarray(values, dtype=object)
+
+
+def _merge_column(parts: Sequence[Detections], key: str) -> np.ndarray:
+    """One attribute over merged parts; parts without it contribute None (NaN for numbers)."""
+    columns = [p.data.get(key) for p in parts]
+    present = [c for c in columns if c is not None]
+    if len(present) == len(columns) and len({c.dtype.kind for c in present}) == 1:
+        return np.concatenate(present)
+    if all(c.dtype.kind == "f" for c in present):
+        filled = [np.full(len(p), np.nan) if c is None else c for p, c in zip(parts, columns, strict=True)]
+        return np.concatenate(filled)
+    filled = [
+        np.full(len(p), None, object) if c is None else c.astype(object)
+        for p, c in zip(parts, columns, strict=True)
+    ]
+    return np.concatenate(filled)
+
+
 @dataclass(frozen=True)
 class Detections:
     """Boxes found in one frame.
@@ -28,6 +56,7 @@ class Detections:
     label: (N,) str, "face" or the class name.
     engine: (N,) str, which engine found each box.
     color_rgb: (N, 3) uint8, mean colour around each box centre.
+    data: per-box attributes by name, each an (N,) array (e.g. "identity", "distance").
     """
 
     xyxy: np.ndarray
@@ -35,6 +64,7 @@ class Detections:
     label: np.ndarray
     engine: np.ndarray
     color_rgb: np.ndarray = field(default=None)  # type: ignore[assignment]
+    data: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         xyxy = _as_array(self.xyxy, np.float32, (4,))
@@ -45,6 +75,7 @@ class Detections:
         object.__setattr__(self, "label", _as_array(self.label, object, ()))
         object.__setattr__(self, "engine", _as_array(self.engine, object, ()))
         object.__setattr__(self, "color_rgb", _as_array(color, np.uint8, (3,)))
+        object.__setattr__(self, "data", {str(k): _as_attribute(v) for k, v in self.data.items()})
         expected = {
             "xyxy": (n, 4),
             "confidence": (n,),
@@ -56,6 +87,9 @@ class Detections:
             actual = getattr(self, name).shape
             if actual != shape:
                 raise ValueError(f"Detections.{name} must have shape {shape}, got {actual}")
+        for key, column in self.data.items():
+            if column.shape != (n,):
+                raise ValueError(f"Detections.data[{key!r}] must have shape {(n,)}, got {column.shape}")
 
     def __len__(self) -> int:
         return len(self.xyxy)
@@ -67,6 +101,7 @@ class Detections:
             label=self.label[index],
             engine=self.engine[index],
             color_rgb=self.color_rgb[index],
+            data={key: column[index] for key, column in self.data.items()},
         )
 
     @classmethod
@@ -78,12 +113,14 @@ class Detections:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
+        keys = list(dict.fromkeys(key for p in parts for key in p.data))
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
             label=np.concatenate([p.label for p in parts]),
             engine=np.concatenate([p.engine for p in parts]),
             color_rgb=np.concatenate([p.color_rgb for p in parts]),
+            data={key: _merge_column(parts, key) for key in keys},
         )
 
     @property
@@ -94,7 +131,21 @@ class Detections:
         return np.concatenate([x1y1, x2y2 - x1y1], axis=1).astype(np.int32)
 
     def with_colors(self, color_rgb: np.ndarray) -> Detections:
-        return Detections(self.xyxy, self.confidence, self.label, self.engine, color_rgb)
+        return replace(self, color_rgb=color_rgb)
+
+    def with_data(self, **columns: Sequence[Any] | np.ndarray) -> Detections:
+        """A copy with these per-box attributes added or replaced."""
+        return replace(self, data={**self.data, **columns})
+
+    def attributes(self, index: int) -> dict[str, Any]:
+        """Box `index`'s attributes as plain Python values; missing ones (None, NaN) left out."""
+        values: dict[str, Any] = {}
+        for key, column in self.data.items():
+            value = column[index]
+            if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+                continue
+            values[key] = value.item() if isinstance(value, np.generic) else value
+        return values
 
     def filtered(
         self,

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
 
 from liquidedge.detections import Detections
 from liquidedge.errors import BadRequestError
@@ -73,8 +76,9 @@ def check_deadline_ms(value: int) -> int:
 
 def detections_to_proto(found: Detections) -> list[detection_pb2.Detection]:
     boxes = found.xywh
-    return [
-        detection_pb2.Detection(
+    detections = []
+    for i, (x, y, w, h) in enumerate(boxes):
+        detection = detection_pb2.Detection(
             label=str(found.label[i]),
             engine=str(found.engine[i]),
             confidence=float(found.confidence[i]),
@@ -83,8 +87,26 @@ def detections_to_proto(found: Detections) -> list[detection_pb2.Detection]:
                 r=int(found.color_rgb[i, 0]), g=int(found.color_rgb[i, 1]), b=int(found.color_rgb[i, 2])
             ),
         )
-        for i, (x, y, w, h) in enumerate(boxes)
-    ]
+        attributes = found.attributes(i)
+        if attributes:
+            detection.attributes.update(attributes)
+        detections.append(detection)
+    return detections
+
+
+def _attribute_columns(items: Sequence[detection_pb2.Detection]) -> dict[str, list[Any]]:
+    """The union of every detection's attributes: NaN for a missing number, None for the rest."""
+    keys = list(dict.fromkeys(key for d in items for key in d.attributes))
+    columns: dict[str, list[Any]] = {key: [] for key in keys}
+    for item in items:
+        values = MessageToDict(item.attributes) if item.attributes.fields else {}
+        for key in keys:
+            columns[key].append(values.get(key))
+    for key, column in columns.items():
+        given = [v for v in column if v is not None]
+        if all(isinstance(v, float | int) and not isinstance(v, bool) for v in given):
+            columns[key] = [float("nan") if v is None else float(v) for v in column]
+    return columns
 
 
 def detections_from_proto(items: Iterable[detection_pb2.Detection]) -> Detections:
@@ -97,6 +119,7 @@ def detections_from_proto(items: Iterable[detection_pb2.Detection]) -> Detection
         label=[d.label for d in items],
         engine=[d.engine for d in items],
         color_rgb=[(d.center_color.r, d.center_color.g, d.center_color.b) for d in items],
+        data=_attribute_columns(items),
     )
 
 

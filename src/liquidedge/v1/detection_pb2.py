@@ -22,33 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dliquidedge/v1/detection.proto\x12\rliquidedge.v1\"Q\n\x05\x46rame\x12\x0e\n\x06number\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x0c\n\x04jpeg\x18\x03 \x01(\x0c\x12\x11\n\tsource_id\x18\x04 \x01(\t\"\x98\x01\n\rDetectRequest\x12#\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x14.liquidedge.v1.Frame\x12\x0f\n\x07\x65ngines\x18\x02 \x03(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x16\n\x0emin_confidence\x18\x04 \x01(\x02\x12\x0f\n\x07\x63lasses\x18\x05 \x03(\t\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x06 \x01(\x05\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"(\n\x05\x43olor\x12\t\n\x01r\x18\x01 \x01(\r\x12\t\n\x01g\x18\x02 \x01(\r\x12\t\n\x01\x62\x18\x03 \x01(\r\"\x8b\x01\n\tDetection\x12\r\n\x05label\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x1f\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x12.liquidedge.v1.Box\x12*\n\x0c\x63\x65nter_color\x18\x05 \x01(\x0b\x32\x14.liquidedge.v1.Color\"-\n\x08ServedBy\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x9b\x01\n\x0c\x45ngineStatus\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\nlatency_ms\x18\x05 \x01(\x02\x12*\n\tserved_by\x18\x06 \x01(\x0b\x32\x17.liquidedge.v1.ServedBy\x12\x12\n\ndetections\x18\x07 \x01(\x05\"V\n\x07Timings\x12\x10\n\x08total_ms\x18\x01 \x01(\x02\x12\x11\n\tdecode_ms\x18\x02 \x01(\x02\x12\x14\n\x0cinference_ms\x18\x03 \x01(\x02\x12\x10\n\x08queue_ms\x18\x04 \x01(\x02\"\xae\x02\n\x0e\x44\x65tectResponse\x12\x14\n\x0c\x66rame_number\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x11\n\tsource_id\x18\x03 \x01(\t\x12,\n\ndetections\x18\x04 \x03(\x0b\x32\x18.liquidedge.v1.Detection\x12,\n\x07\x65ngines\x18\x05 \x03(\x0b\x32\x1b.liquidedge.v1.EngineStatus\x12*\n\tserved_by\x18\x06 \x01(\x0b\x32\x17.liquidedge.v1.ServedBy\x12\'\n\x07timings\x18\x07 \x01(\x0b\x32\x16.liquidedge.v1.Timings\x12\x13\n\x0bimage_width\x18\x08 \x01(\x05\x12\x14\n\x0cimage_height\x18\t \x01(\x05\x32\xa2\x01\n\x08\x44\x65tector\x12\x45\n\x06\x44\x65tect\x12\x1c.liquidedge.v1.DetectRequest\x1a\x1d.liquidedge.v1.DetectResponse\x12O\n\x0c\x44\x65tectStream\x12\x1c.liquidedge.v1.DetectRequest\x1a\x1d.liquidedge.v1.DetectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dliquidedge/v1/detection.proto\x12\rliquidedge.v1\x1a\x1cgoogle/protobuf/struct.proto\"Q\n\x05\x46rame\x12\x0e\n\x06number\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x0c\n\x04jpeg\x18\x03 \x01(\x0c\x12\x11\n\tsource_id\x18\x04 \x01(\t\"\x98\x01\n\rDetectRequest\x12#\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x14.liquidedge.v1.Frame\x12\x0f\n\x07\x65ngines\x18\x02 \x03(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x16\n\x0emin_confidence\x18\x04 \x01(\x02\x12\x0f\n\x07\x63lasses\x18\x05 \x03(\t\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x06 \x01(\x05\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"(\n\x05\x43olor\x12\t\n\x01r\x18\x01 \x01(\r\x12\t\n\x01g\x18\x02 \x01(\r\x12\t\n\x01\x62\x18\x03 \x01(\r\"\xb8\x01\n\tDetection\x12\r\n\x05label\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x1f\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x12.liquidedge.v1.Box\x12*\n\x0c\x63\x65nter_color\x18\x05 \x01(\x0b\x32\x14.liquidedge.v1.Color\x12+\n\nattributes\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"-\n\x08ServedBy\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x9b\x01\n\x0c\x45ngineStatus\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\nlatency_ms\x18\x05 \x01(\x02\x12*\n\tserved_by\x18\x06 \x01(\x0b\x32\x17.liquidedge.v1.ServedBy\x12\x12\n\ndetections\x18\x07 \x01(\x05\"V\n\x07Timings\x12\x10\n\x08total_ms\x18\x01 \x01(\x02\x12\x11\n\tdecode_ms\x18\x02 \x01(\x02\x12\x14\n\x0cinference_ms\x18\x03 \x01(\x02\x12\x10\n\x08queue_ms\x18\x04 \x01(\x02\"\xae\x02\n\x0e\x44\x65tectResponse\x12\x14\n\x0c\x66rame_number\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x11\n\tsource_id\x18\x03 \x01(\t\x12,\n\ndetections\x18\x04 \x03(\x0b\x32\x18.liquidedge.v1.Detection\x12,\n\x07\x65ngines\x18\x05 \x03(\x0b\x32\x1b.liquidedge.v1.EngineStatus\x12*\n\tserved_by\x18\x06 \x01(\x0b\x32\x17.liquidedge.v1.ServedBy\x12\'\n\x07timings\x18\x07 \x01(\x0b\x32\x16.liquidedge.v1.Timings\x12\x13\n\x0bimage_width\x18\x08 \x01(\x05\x12\x14\n\x0cimage_height\x18\t \x01(\x05\x32\xa2\x01\n\x08\x44\x65tector\x12\x45\n\x06\x44\x65tect\x12\x1c.liquidedge.v1.DetectRequest\x1a\x1d.liquidedge.v1.DetectResponse\x12O\n\x0c\x44\x65tectStream\x12\x1c.liquidedge.v1.DetectRequest\x1a\x1d.liquidedge.v1.DetectResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'liquidedge.v1.detection_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FRAME']._serialized_start=48
-  _globals['_FRAME']._serialized_end=129
-  _globals['_DETECTREQUEST']._serialized_start=132
-  _globals['_DETECTREQUEST']._serialized_end=284
-  _globals['_BOX']._serialized_start=286
-  _globals['_BOX']._serialized_end=344
-  _globals['_COLOR']._serialized_start=346
-  _globals['_COLOR']._serialized_end=386
-  _globals['_DETECTION']._serialized_start=389
-  _globals['_DETECTION']._serialized_end=528
-  _globals['_SERVEDBY']._serialized_start=530
-  _globals['_SERVEDBY']._serialized_end=575
-  _globals['_ENGINESTATUS']._serialized_start=578
-  _globals['_ENGINESTATUS']._serialized_end=733
-  _globals['_TIMINGS']._serialized_start=735
-  _globals['_TIMINGS']._serialized_end=821
-  _globals['_DETECTRESPONSE']._serialized_start=824
-  _globals['_DETECTRESPONSE']._serialized_end=1126
-  _globals['_DETECTOR']._serialized_start=1129
-  _globals['_DETECTOR']._serialized_end=1291
+  _globals['_FRAME']._serialized_start=78
+  _globals['_FRAME']._serialized_end=159
+  _globals['_DETECTREQUEST']._serialized_start=162
+  _globals['_DETECTREQUEST']._serialized_end=314
+  _globals['_BOX']._serialized_start=316
+  _globals['_BOX']._serialized_end=374
+  _globals['_COLOR']._serialized_start=376
+  _globals['_COLOR']._serialized_end=416
+  _globals['_DETECTION']._serialized_start=419
+  _globals['_DETECTION']._serialized_end=603
+  _globals['_SERVEDBY']._serialized_start=605
+  _globals['_SERVEDBY']._serialized_end=650
+  _globals['_ENGINESTATUS']._serialized_start=653
+  _globals['_ENGINESTATUS']._serialized_end=808
+  _globals['_TIMINGS']._serialized_start=810
+  _globals['_TIMINGS']._serialized_end=896
+  _globals['_DETECTRESPONSE']._serialized_start=899
+  _globals['_DETECTRESPONSE']._serialized_end=1201
+  _globals['_DETECTOR']._serialized_start=1204
+  _globals['_DETECTOR']._serialized_end=1366
 # @@protoc_insertion_point(module_scope)

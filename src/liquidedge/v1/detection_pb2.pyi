@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -57,18 +58,20 @@ class Color(_message.Message):
     def __init__(self, r: _Optional[int] = ..., g: _Optional[int] = ..., b: _Optional[int] = ...) -> None: ...
 
 class Detection(_message.Message):
-    __slots__ = ("label", "engine", "confidence", "box", "center_color")
+    __slots__ = ("label", "engine", "confidence", "box", "center_color", "attributes")
     LABEL_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     CENTER_COLOR_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     label: str
     engine: str
     confidence: float
     box: Box
     center_color: Color
-    def __init__(self, label: _Optional[str] = ..., engine: _Optional[str] = ..., confidence: _Optional[float] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., center_color: _Optional[_Union[Color, _Mapping]] = ...) -> None: ...
+    attributes: _struct_pb2.Struct
+    def __init__(self, label: _Optional[str] = ..., engine: _Optional[str] = ..., confidence: _Optional[float] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., center_color: _Optional[_Union[Color, _Mapping]] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ServedBy(_message.Message):
     __slots__ = ("hostname", "address")
