@@ -12,7 +12,7 @@ from liquidedge.legacy import robot_pb2_grpc
 from liquidedge.logs import configure_logging
 from liquidedge.server import ServiceBinding
 from liquidedge.service import ServiceHandle, start_detector
-from yolodetection.backends.factory import BACKEND_NAMES, DEVICE_NAMES, create_backend
+from yolodetection.backends.factory import BACKEND_NAMES, DEVICE_NAMES, Selected, select_backend
 from yolodetection.batching import (
     DEFAULT_MAX_BATCH_CPU,
     DEFAULT_MAX_BATCH_GPU,
@@ -21,6 +21,7 @@ from yolodetection.batching import (
     DynamicBatcher,
 )
 from yolodetection.cfg import builtin_cfg
+from yolodetection.cpu_flags import add_cpu_backend_flags, graph_options, report_selection
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.model_files import DEFAULT_MODEL, ModelFiles
 from yolodetection.servicer import LegacyYoloServicer
@@ -44,9 +45,10 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--backend",
         "YOLO_BACKEND",
-        default="opencv",
+        default="auto",
         choices=list(BACKEND_NAMES),
-        help="inference backend: opencv (cv2.dnn) or torch (PyTorch, the GPU path; needs the torch extra)",
+        help="inference backend: auto (openvino where installed, else opencv; torch for --device cuda), "
+        "opencv (cv2.dnn), torch (PyTorch, the GPU path), onnxruntime, openvino",
     )
     parser.env_flag(
         "--device", "YOLO_DEVICE", default="auto", choices=list(DEVICE_NAMES), help="where the network runs"
@@ -80,6 +82,7 @@ def build_parser() -> EnvDefaultsParser:
         "--nms-threshold", "YOLO_NMS_THRESHOLD", default=0.45, type=float, help="NMS IoU threshold"
     )
     parser.env_flag("--instances", "YOLO_INSTANCES", default=1, type=int, help="networks run in parallel")
+    add_cpu_backend_flags(parser)
     return parser
 
 
@@ -98,25 +101,37 @@ def model_files(args: argparse.Namespace) -> ModelFiles:
 
 def check_files(args: argparse.Namespace, files: ModelFiles) -> None:
     random_ok = args.allow_random_weights and args.backend == "torch"
-    for path in (files.cfg, files.names) if random_ok else (files.cfg, files.weights, files.names):
+    needed = (files.cfg, files.names) if random_ok else (files.cfg, files.weights, files.names)
+    if args.onnx:  # the graph replaces cfg and weights; a version directory brings its names
+        needed = () if Path(args.onnx).is_dir() else (files.names,)
+    for path in needed:
         if not path.is_file():
             raise FileNotFoundError(f"YOLO model file missing: {path} (run `make models`)")
 
 
-def load_engine(args: argparse.Namespace) -> YoloEngine | DynamicBatcher:
-    """The engine, behind a dynamic batcher unless --max-batch is 1."""
+def load_engine(
+    args: argparse.Namespace, selected: list[Selected] | None = None
+) -> YoloEngine | DynamicBatcher:
+    """The engine, behind a dynamic batcher unless --max-batch is 1; `selected` gets the choice."""
     files = model_files(args)
     check_files(args, files)
-    device = args.device
-    backend = create_backend(
+    chosen = select_backend(
         args.backend,
         files,
-        device=device,
+        device=args.device,
         instances=args.instances,
         allow_random_weights=args.allow_random_weights,
+        graph=graph_options(args),
     )
+    if selected is not None:
+        selected.append(chosen)
+    backend = chosen.backend
+    names = getattr(backend, "names", None) or files.names
+    input_wh = getattr(backend, "input_wh", None) or files.input_size()
     settings = YoloSettings(score_threshold=args.score_threshold, nms_threshold=args.nms_threshold)
-    engine = YoloEngine(backend, files.class_names(), files.input_size(), settings)
+    engine = YoloEngine(
+        backend, ModelFiles(files.cfg, files.weights, names).class_names(), input_wh, settings
+    )
     max_batch = args.max_batch or (
         DEFAULT_MAX_BATCH_GPU if backend.device.startswith("cuda") else DEFAULT_MAX_BATCH_CPU
     )
@@ -134,9 +149,10 @@ def load_engine(args: argparse.Namespace) -> YoloEngine | DynamicBatcher:
 
 def start(args: argparse.Namespace) -> ServiceHandle:
     loaded: list[YoloEngine | DynamicBatcher] = []
+    selected: list[Selected] = []
 
     def load() -> YoloEngine | DynamicBatcher:
-        loaded.append(load_engine(args))
+        loaded.append(load_engine(args, selected))
         return loaded[-1]
 
     handle = start_detector(
@@ -151,6 +167,8 @@ def start(args: argparse.Namespace) -> ServiceHandle:
     for engine in loaded:
         if isinstance(engine, DynamicBatcher):
             handle.closers.append(engine.close)
+    for choice in selected:
+        report_selection(choice, handle.metrics.registry)
     return handle
 
 
@@ -160,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     check_common(parser, args)
     try:
         YoloSettings(score_threshold=args.score_threshold, nms_threshold=args.nms_threshold)
+        graph_options(args)
         BatchingSettings(max_batch=args.max_batch or 1, max_queue_delay_ms=args.max_queue_delay_ms)
         check_files(args, model_files(args))
     except (ValueError, FileNotFoundError) as error:

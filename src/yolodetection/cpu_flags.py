@@ -1,0 +1,97 @@
+"""Flags of the CPU backends (OpenVINO, ONNX Runtime), and what the service says it chose.
+
+Kept apart from the service's parser so the parser only calls `add_cpu_backend_flags`.
+The chosen backend, precision and model version are logged once and exported as
+`liquidedge_model_info{engine,backend,precision,version,fallback}` (value 1), with the
+reason in the log line: a box that runs the fallback says so in both places.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from liquidedge.config import EnvDefaultsParser
+from yolodetection.backends.factory import GraphOptions, Selected
+from yolodetection.backends.onnx_model import converted_dir
+from yolodetection.precision import PRECISIONS
+
+log = logging.getLogger(__name__)
+
+PERFORMANCE_HINTS = ("throughput", "latency")
+
+
+def add_cpu_backend_flags(parser: EnvDefaultsParser) -> None:
+    parser.env_flag(
+        "--precision",
+        "YOLO_PRECISION",
+        default="auto",
+        choices=list(PRECISIONS),
+        help="openvino: auto (INT8 when `make int8` made an accepted version, else BF16 where the CPU "
+        "has it, else FP32), or one of int8, bf16, fp32",
+    )
+    parser.env_flag(
+        "--onnx",
+        "YOLO_ONNX",
+        default="",
+        help="openvino/onnxruntime: a YOLO ONNX file (Darknet rows, YOLOv5 or YOLOv8 layout) or a model "
+        "version directory, instead of the Darknet files",
+    )
+    parser.env_flag(
+        "--converted-dir",
+        "YOLO_CONVERTED_DIR",
+        default="",
+        help="where converted (ONNX) and quantised versions are cached; default <model-dir>/converted",
+    )
+    parser.env_flag(
+        "--openvino-hint",
+        "YOLO_OPENVINO_HINT",
+        default="throughput",
+        choices=list(PERFORMANCE_HINTS),
+        help="openvino PERFORMANCE_HINT: throughput (one stream per core) or latency (all cores per frame)",
+    )
+    parser.env_flag(
+        "--threads",
+        "YOLO_THREADS",
+        default=0,
+        type=int,
+        help="openvino/onnxruntime inference threads; 0 = every core",
+    )
+
+
+def graph_options(args: argparse.Namespace) -> GraphOptions:
+    if args.threads < 0:
+        raise ValueError(f"--threads must be >= 0, got {args.threads}")
+    return GraphOptions(
+        precision=args.precision,
+        converted_dir=converted_dir(args.model_dir, args.converted_dir),
+        onnx=args.onnx,
+        performance_hint=args.openvino_hint,
+        threads=args.threads,
+    )
+
+
+def report_selection(selected: Selected, registry: CollectorRegistry | None, engine: str = "yolo") -> None:
+    """One log line and the `liquidedge_model_info` gauge for the backend that runs."""
+    backend = selected.backend
+    level = logging.WARNING if selected.fell_back else logging.INFO
+    log.log(
+        level,
+        "YOLO backend %s at %s: %s",
+        backend.name,
+        selected.precision.upper(),
+        selected.reason,
+        extra={"backend": backend.name, "precision": selected.precision, "fallback": selected.fell_back},
+    )
+    if registry is None:
+        return
+    Gauge(
+        "liquidedge_model_info",
+        "The model that serves: backend, precision, version; fallback=true when not the preferred one",
+        ["engine", "backend", "precision", "version", "fallback"],
+        registry=registry,
+    ).labels(engine, backend.name, selected.precision, selected.version, str(selected.fell_back).lower()).set(
+        1
+    )
