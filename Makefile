@@ -21,7 +21,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[dev,demo]'
+	$(PIP) install -q -e '.[dev,demo,cpu]'
 	touch $@
 
 install: $(STAMP)

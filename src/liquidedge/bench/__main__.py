@@ -19,6 +19,7 @@ from typing import Any
 
 import cv2
 
+from liquidedge.bench.baseline import baseline_ratios, describe_baseline, run_baseline
 from liquidedge.bench.grpc_cases import grpc_stream, service_flags, start_service
 from liquidedge.bench.inprocess import InProcessEngines, decode_work, model_only_work
 from liquidedge.bench.load import CaseResult, Stream, run_closed_loop, run_repeated
@@ -104,7 +105,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     from yolodetection.backends.factory import cuda_available
 
     on_gpu = args.device != "cpu" and cuda_available()
-    backend = args.backend or ("torch" if on_gpu else "opencv")
+    # On a CPU the YOLO service's own default (auto: OpenVINO where installed, else OpenCV).
+    backend = args.backend or ("torch" if on_gpu else "auto")
     model = args.model or ("yolov3" if on_gpu else "yolov3-tiny")
     weights = Path(args.model_dir) / f"{model}.weights"
     random_weights = not weights.is_file()
@@ -309,11 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     frames = sample_frames()
     engines = InProcessEngines.build(frames, [*plan.yolo_flags, "--log-level", "WARNING"], [])
+    info["yolo_runs"] = f"{engines.yolo.backend.name} {getattr(engines.yolo.backend, 'precision', 'fp32')}"
     runner = Runner(plan)
     services = None
     try:
         run_model_only(runner, engines)
         services = None if args.skip_grpc else start_services(plan, args.model_dir)
+        run_baseline(runner.streams_case, frames, args.model_dir)
         run_streams(runner, engines, services, frames)
         if services is not None:
             run_mesh_variants(runner, services, frames, variants)
@@ -323,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             services.stop()
     ratios = compute_ratios(
         runner.results, plan.streams, max_batch=plan.max_batch, mesh_variants=[name for name, _ in variants]
-    )
+    ) + baseline_ratios(runner.results)
+    info.update(describe_baseline())
     info["wall_s"] = round(time.perf_counter() - started, 1)
     print()
     print(" ".join(f"{key}={value}" for key, value in info.items()))
