@@ -100,6 +100,7 @@ def export_onnx(files: ModelFiles, cache_dir: Path, *, score_floor: float = SCOR
         # Python-level graph walk; its constant-folding notes are noise here.
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 model,
                 (example,),

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from liquidedge.samples import SampleFrame
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from yolodetection.backends.factory import GraphOptions, select_backend
 from yolodetection.model_files import ModelFiles
@@ -33,7 +34,7 @@ ALL = ("FP32", "BF16", "INT8")
         ("auto", ALL, False, "bf16", False, "no quantised INT8"),  # this build machine, no `make int8`
         ("auto", ALL, True, "int8", False, "INT8, the fastest"),
         ("auto", ("FP32", "INT8"), False, "fp32", True, "no BF16"),  # an older Xeon without BF16
-        ("auto", ("FP32", "INT8"), True, "int8", False, "no BF16"),
+        ("auto", ("FP32", "INT8"), True, "int8", False, "INT8, the fastest"),
         ("auto", ("FP32",), True, "fp32", True, "no INT8"),
         ("bf16", ("FP32",), False, "fp32", True, "BF16 requested but the CPU has no BF16"),
         ("int8", ALL, False, "fp32", True, "make int8"),
@@ -119,7 +120,7 @@ def test_without_torch_or_a_converted_model_the_service_falls_back_to_opencv(
 
 
 def test_without_openvino_the_service_serves_on_opencv_and_says_so(
-    model_dir: str, astronaut_jpeg: bytes
+    model_dir: str, frames: dict[str, SampleFrame]
 ) -> None:
     code = HIDE.format(name="openvino") + (
         "import json; from servicekit import start_yolo; "
@@ -142,7 +143,7 @@ def test_without_openvino_the_service_serves_on_opencv_and_says_so(
         with grpc.insecure_channel(f"127.0.0.1:{ports['port']}") as channel:
             stub = detection_pb2_grpc.DetectorStub(channel)
             reply = stub.Detect(
-                detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=astronaut_jpeg)), timeout=60
+                detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=frames["camera"].jpeg)), timeout=60
             )
         assert any(d.label == "person" for d in reply.detections)
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=10) as response:
