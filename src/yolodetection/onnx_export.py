@@ -148,3 +148,29 @@ def _tag_layout(onnx_path: Path) -> None:
     entry = proto.metadata_props.add()
     entry.key, entry.value = LAYOUT_METADATA_KEY, DARKNET_ROWS
     onnx.save(proto, str(onnx_path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m yolodetection.onnx_export` (`make convert`): convert once, e.g. in an image build."""
+    import argparse
+
+    from liquidedge.logs import configure_logging
+    from yolodetection.backends.onnx_model import converted_dir
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-dir", default="models", help="where the Darknet files are")
+    parser.add_argument("--model", default="yolov3-tiny", help="model name in the model directory")
+    parser.add_argument("--converted-dir", default="", help="version cache; default <model-dir>/converted")
+    args = parser.parse_args(argv)
+    configure_logging("yolodetection-convert", fmt="text")
+    version = ensure_onnx(
+        ModelFiles.in_dir(args.model_dir, args.model), converted_dir(args.model_dir, args.converted_dir)
+    )
+    print(version.path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -51,6 +51,7 @@ def quantize_model(fp32: ModelVersion, calibration: Sequence[np.ndarray]):
     import nncf
     import openvino as ov
 
+    nncf.set_log_level(logging.WARNING)  # its per-operation notes would drown the figures
     model = ov.Core().read_model(str(fp32.model))
     width, height = fp32.input_wh
     model.reshape({model.inputs[0].get_any_name(): [1, 3, height, width]})
@@ -75,7 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="quantise again even when a version exists")
     args = parser.parse_args(argv)
     configure_logging("yolodetection-quantize", fmt="text")
-    logging.getLogger("nncf").setLevel(logging.WARNING)
     files = ModelFiles.in_dir(args.model_dir, args.model)
     cache = converted_dir(args.model_dir, args.converted_dir)
     existing = find_converted(files, cache, "int8")
