@@ -58,8 +58,8 @@ def build_parser() -> EnvDefaultsParser:
         "YOLO_MAX_BATCH",
         default=0,
         type=int,
-        help=f"dynamic batching: most frames per forward pass; 0 = {DEFAULT_MAX_BATCH_GPU} on a GPU, "
-        f"{DEFAULT_MAX_BATCH_CPU} on CPU; 1 = off",
+        help=f"dynamic batching: most frames per forward pass; 0 = {DEFAULT_MAX_BATCH_GPU} on a GPU, 1 with "
+        f"OpenVINO (its infer requests overlap concurrent frames), {DEFAULT_MAX_BATCH_CPU} otherwise; 1 = off",
     )
     parser.env_flag(
         "--max-queue-delay-ms",
@@ -132,8 +132,10 @@ def load_engine(
     engine = YoloEngine(
         backend, ModelFiles(files.cfg, files.weights, names).class_names(), input_wh, settings
     )
-    max_batch = args.max_batch or (
-        DEFAULT_MAX_BATCH_GPU if backend.device.startswith("cuda") else DEFAULT_MAX_BATCH_CPU
+    max_batch = (
+        args.max_batch
+        or getattr(backend, "preferred_max_batch", 0)
+        or (DEFAULT_MAX_BATCH_GPU if backend.device.startswith("cuda") else DEFAULT_MAX_BATCH_CPU)
     )
     warmup = getattr(backend, "warmup", None)
     if warmup is not None:  # torch: cuDNN autotuning and CUDA graphs before the first frame

@@ -113,7 +113,7 @@ def test_mesh_variant_flag() -> None:
         parse_variant("aio")
 
 
-def test_plan_on_cpu_uses_tiny_with_opencv_and_short_streams(model_dir: str) -> None:
+def test_plan_on_cpu_uses_tiny_with_the_service_default_backend_and_short_streams(model_dir: str) -> None:
     plan = make_plan(build_parser().parse_args(["--short", "--model-dir", model_dir, "--device", "cpu"]))
     assert (plan.backend, plan.model, plan.device, plan.max_batch) == ("auto", "yolov3-tiny", "cpu", 8)
     assert plan.streams == (1, 4) and not plan.random_weights

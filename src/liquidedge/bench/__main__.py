@@ -117,7 +117,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     max_batch = args.max_batch or (32 if on_gpu else 8)
     yolo_flags = [
         *("--model-dir", args.model_dir, "--model", model, "--backend", backend, "--device", args.device),
-        *("--max-batch", str(max_batch), "--max-queue-delay-ms", str(args.max_queue_delay_ms)),
+        # Unless asked, the service's own batching default (none with OpenVINO: see docs/cpu.md).
+        *(("--max-batch", str(args.max_batch)) if args.max_batch else ()),
+        *("--max-queue-delay-ms", str(args.max_queue_delay_ms)),
         *(("--allow-random-weights", "true") if random_weights else ()),
     ]
     streams = parse_streams(args.streams) if args.streams else (SHORT_STREAMS if args.short else FULL_STREAMS)

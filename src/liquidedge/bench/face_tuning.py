@@ -49,17 +49,28 @@ MIN_TRUE_IOU = 0.5
 ORIGINAL = FaceSettings(scale_factor=1.3, min_neighbors=3, min_size=24, downscale=1.0, instances=1)
 CANDIDATES = (
     ORIGINAL,
-    FaceSettings(scale_factor=1.1, min_neighbors=5, min_size=30, instances=1),  # our defaults before
-    FaceSettings(scale_factor=1.2, min_neighbors=3, min_size=24, instances=1),
-    FaceSettings(scale_factor=1.3, min_neighbors=3, min_size=36, instances=1),
-    FaceSettings(scale_factor=1.3, min_neighbors=3, min_size=32, downscale=0.75, instances=1),
-    FaceSettings(scale_factor=1.2, min_neighbors=3, min_size=32, downscale=0.75, instances=1),
-    FaceSettings(scale_factor=1.15, min_neighbors=3, min_size=32, downscale=0.75, instances=1),
-    FaceSettings(scale_factor=1.2, min_neighbors=3, min_size=40, downscale=0.6, instances=1),
-    FaceSettings(scale_factor=1.15, min_neighbors=3, min_size=40, downscale=0.6, instances=1),
-    FaceSettings(scale_factor=1.1, min_neighbors=3, min_size=40, downscale=0.6, instances=1),
-    FaceSettings(scale_factor=1.2, min_neighbors=3, min_size=48, downscale=0.5, instances=1),
-    FaceSettings(scale_factor=1.1, min_neighbors=3, min_size=48, downscale=0.5, instances=1),
+    FaceSettings(
+        scale_factor=1.1, min_neighbors=5, min_size=30, downscale=1.0, instances=1
+    ),  # our defaults before
+    *(
+        FaceSettings(
+            scale_factor=scale, min_neighbors=neighbours, min_size=size, downscale=ratio, instances=1
+        )
+        for scale, neighbours, size, ratio in (
+            (1.2, 3, 24, 1.0),
+            (1.3, 3, 40, 1.0),
+            (1.3, 2, 40, 1.0),
+            (1.25, 3, 32, 0.75),
+            (1.15, 3, 32, 0.75),
+            (1.3, 3, 40, 0.6),
+            (1.2, 2, 40, 0.6),
+            (1.15, 3, 40, 0.6),
+            (1.1, 3, 40, 0.6),
+            (1.1, 4, 40, 0.6),
+            (1.1, 5, 40, 0.6),
+            (1.2, 3, 48, 0.5),
+        )
+    ),
 )
 
 

@@ -80,6 +80,10 @@ def _graph_input_wh(model: ov.Model) -> tuple[int, int]:
 class OpenVINOBackend:
     name = "openvino"
     device = "cpu"
+    # No dynamic batcher in front by default: concurrent callers each take an infer request, so
+    # one frame's pre- and post-processing overlaps another's inference. Measured at 4 streams
+    # (docs/cpu.md): about twice the frames/s of the batcher, which serialises that work.
+    preferred_max_batch = 1
 
     def __init__(self, graph: GraphModel, options: OpenVINOOptions, *, classes: int | None = None) -> None:
         core = ov.Core()
