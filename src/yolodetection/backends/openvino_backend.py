@@ -113,10 +113,13 @@ class OpenVINOBackend:
             self.layout,
         )
 
-    def _borrow(self) -> list[ov.InferRequest]:
-        """One request (waiting for it), plus any others idle now: never holds some while waiting."""
+    def _borrow(self, wanted: int) -> list[ov.InferRequest]:
+        """One request (waiting for it), plus up to `wanted - 1` others idle now.
+
+        Never waits while holding one, so concurrent callers cannot deadlock each other.
+        """
         held = [self._idle.get()]
-        while len(held) < self.requests:
+        while len(held) < min(wanted, self.requests):
             try:
                 held.append(self._idle.get_nowait())
             except queue.Empty:
@@ -126,7 +129,7 @@ class OpenVINOBackend:
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         frames = [np.ascontiguousarray(blob[i : i + 1], np.float32) for i in range(blob.shape[0])]
         per_frame: list[list[np.ndarray]] = []
-        held = self._borrow()
+        held = self._borrow(len(frames))
         try:
             for start in range(0, len(frames), len(held)):
                 running = list(zip(held, frames[start : start + len(held)], strict=False))
