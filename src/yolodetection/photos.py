@@ -10,16 +10,12 @@ detector's settings (`liquidedge.bench.face_tuning`).
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from yolodetection.model_fetch import sha256_of
+from yolodetection.model_fetch import extract_verified, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +41,9 @@ def photos_present(dest: Path) -> bool:
 
 def fetch_face_photos(dest: Path) -> Path:
     """The photos in `dest` (downloaded and verified unless already there); returns `dest`."""
-    if photos_present(dest):
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", tmp]
-        subprocess.run([*cmd, FACE_PHOTOS_PACKAGE], check=True)
-        archive = next(Path(tmp).glob("face_recognition-*.tar.gz"))
-        with tarfile.open(archive) as tar:
-            for name, digest in FACE_PHOTOS_SHA256.items():
-                member = tar.extractfile(FACE_PHOTOS_MEMBER_DIR + name)
-                if member is None:
-                    raise RuntimeError(f"{FACE_PHOTOS_MEMBER_DIR + name} missing from {archive.name}")
-                partial = dest / (name + ".part")
-                partial.write_bytes(member.read())
-                actual = sha256_of(partial)
-                if actual != digest:
-                    partial.unlink()
-                    raise RuntimeError(f"checksum mismatch for {name}: expected {digest}, got {actual}")
-                partial.replace(dest / name)
-    log.info("face photos fetched and verified into %s", dest)
+    if not photos_present(dest):
+        extract_verified(FACE_PHOTOS_PACKAGE, FACE_PHOTOS_MEMBER_DIR, FACE_PHOTOS_SHA256, dest)
+        log.info("face photos fetched and verified into %s", dest)
     return dest
 
 

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from agreement_checks import agreement_images
 
 from yolodetection.model_files import ModelFiles
 from yolodetection.model_version import ModelVersion
 from yolodetection.onnx_export import ensure_onnx
+
+
+@pytest.fixture(scope="session")
+def files(model_dir: str) -> ModelFiles:
+    return ModelFiles.in_dir(model_dir)
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, np.ndarray]:
+    """The agreement tests' real frames (agreement_checks.agreement_images)."""
+    return agreement_images()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 import pytest
-from agreement_checks import ROW_ATOL, agreement_images, detection_disagreements, engine_for, row_disagreement
+from agreement_checks import ROW_ATOL, detection_disagreements, engine_for, row_disagreement
 
 from liquidedge.detections import Detections
 from yolodetection.agreement import compare
@@ -31,16 +31,6 @@ BACKENDS = ("opencv", "torch", "onnxruntime", "openvino-fp32")
 # every row, in the box sides of empty cells where exp() magnifies rounding. Whether BF16 is
 # good enough is the detection-level rule below.
 BF16_ROW_ATOL = 0.1
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, np.ndarray]:
-    return agreement_images()
-
-
-@pytest.fixture(scope="module")
-def files(model_dir: str) -> ModelFiles:
-    return ModelFiles.in_dir(model_dir)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from agreement_checks import (
     ROW_ATOL,
-    agreement_images,
     detection_disagreements,
     engine_for,
     row_disagreement,
@@ -26,16 +25,6 @@ from yolodetection.engine import make_blob
 from yolodetection.model_files import ModelFiles
 
 CPU = TorchOptions(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, np.ndarray]:
-    return agreement_images()
-
-
-@pytest.fixture(scope="module")
-def files(model_dir: str) -> ModelFiles:
-    return ModelFiles.in_dir(model_dir)
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,16 @@ fetched checksum-verified, and scikit-image's astronaut) scaled so the face is 4
 wide and placed in a 640x480 frame (the rest of the frame a scikit-image photo with no face),
 then JPEG round-tripped as a robot sends them. Each face's box is known, so a detection is a
 true face when it overlaps the box (IoU >= 0.5) and a false one otherwise. For each setting:
-true faces found, false detections, and CPU time per frame (process time, every thread).
-The face service's defaults are the cheapest row that finds at least as many true faces as
-the original demonstrator's settings (scaleFactor 1.3, minNeighbors 3, no minimum size, no
-downscale) with no more false detections.
+true faces found, false detections, and CPU time per frame (process time, every thread, median of interleaved passes).
+The face service's defaults are the cheapest row that never loses to the original demonstrator's
+settings (scaleFactor 1.3, minNeighbors 3, no minimum size, no downscale): it finds the face in
+every frame where the original does, with no more false detections.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 
 from facedetection.engine import FaceEngine, FaceSettings
+from liquidedge.detections import Detections
 from liquidedge.imaging import encode_jpeg
 from liquidedge.samples import sample_image_bgr
 from yolodetection.agreement import box_iou
@@ -52,6 +54,8 @@ CANDIDATES = (
     FaceSettings(
         scale_factor=1.1, min_neighbors=5, min_size=30, downscale=1.0, instances=1
     ),  # our defaults before
+    # (scale factor, neighbours, min size in frame pixels, downscale); where min size x downscale
+    # is about 24, the cascade's window, the smallest face is found on the first pyramid level.
     *(
         FaceSettings(
             scale_factor=scale, min_neighbors=neighbours, min_size=size, downscale=ratio, instances=1
@@ -59,15 +63,14 @@ CANDIDATES = (
         for scale, neighbours, size, ratio in (
             (1.2, 3, 24, 1.0),
             (1.3, 3, 40, 1.0),
-            (1.3, 2, 40, 1.0),
-            (1.25, 3, 32, 0.75),
-            (1.15, 3, 32, 0.75),
-            (1.3, 3, 40, 0.6),
-            (1.2, 2, 40, 0.6),
-            (1.15, 3, 40, 0.6),
-            (1.1, 3, 40, 0.6),
             (1.1, 4, 40, 0.6),
-            (1.1, 5, 40, 0.6),
+            (1.2, 3, 34, 0.7),
+            (1.2, 2, 34, 0.7),
+            (1.25, 3, 34, 0.7),
+            (1.25, 2, 34, 0.7),
+            (1.2, 2, 36, 0.65),
+            (1.25, 2, 36, 0.65),
+            (1.3, 3, 40, 0.6),
             (1.2, 3, 48, 0.5),
         )
     ),
@@ -112,12 +115,20 @@ def truth_frames(model_dir: str) -> list[TruthFrame]:
     ]
     frames = []
     for p, (name, box) in enumerate(FACE_BOXES.items()):
+        x, y, w, h = box
+        width = photos[name].shape[1]
+        variants = ((photos[name], box, ""), (photos[name][:, ::-1], (width - x - w, y, w, h), "mirrored-"))
         for s, side in enumerate(FACE_SIDES):
-            k = p + s
-            image, faces = place_face(
-                photos[name], box, side, backgrounds[k % len(backgrounds)], PLACES[k % len(PLACES)]
-            )
-            frames.append(TruthFrame(f"{name}@{side}", image, faces))
+            for v, (photo, where, prefix) in enumerate(variants):
+                k = p + s + v
+                image, faces = place_face(
+                    np.ascontiguousarray(photo),
+                    where,
+                    side,
+                    backgrounds[k % len(backgrounds)],
+                    PLACES[k % len(PLACES)],
+                )
+                frames.append(TruthFrame(f"{prefix}{name}@{side}", image, faces))
     return frames
 
 
@@ -129,6 +140,7 @@ class Row:
     false_detections: int
     cpu_ms_per_frame: float
     missed_sides: tuple[int, ...]
+    found_in: frozenset[str] = frozenset()  # names of the frames whose face it found
 
     @property
     def label(self) -> str:
@@ -136,38 +148,57 @@ class Row:
         return f"{s.scale_factor:g} / {s.min_neighbors} / {s.min_size} / {s.downscale:g}"
 
 
-def measure(settings: FaceSettings, frames: Sequence[TruthFrame], repeats: int = 2) -> Row:
-    engine = FaceEngine(settings)
-    found = [engine.detect(frame.image_bgr) for frame in frames]
-    started = time.process_time()
-    for _ in range(repeats):
-        for frame in frames:
-            engine.detect(frame.image_bgr)
-    cpu_ms = (time.process_time() - started) * 1000.0 / (repeats * len(frames))
+def count(
+    settings: FaceSettings, frames: Sequence[TruthFrame], found: Sequence[Detections], cpu_ms: float
+) -> Row:
     true_faces = false = 0
     missed = []
+    found_in = set()
     for frame, detections in zip(frames, found, strict=True):
         hits = [
             any(box_iou(face, box) >= MIN_TRUE_IOU for box in detections.xyxy) for face in frame.faces_xyxy
         ]
         true_faces += sum(hits)
-        if not all(hits):
+        if all(hits):
+            found_in.add(frame.name)
+        else:
             missed.append(int(frame.name.split("@")[1]))
         false += sum(
             not any(box_iou(box, face) >= MIN_TRUE_IOU for face in frame.faces_xyxy)
             for box in detections.xyxy
         )
-    return Row(
-        settings, true_faces, sum(len(f.faces_xyxy) for f in frames), false, cpu_ms, tuple(sorted(missed))
-    )
+    faces = sum(len(f.faces_xyxy) for f in frames)
+    return Row(settings, true_faces, faces, false, cpu_ms, tuple(sorted(missed)), frozenset(found_in))
+
+
+def measure(settings: Sequence[FaceSettings], frames: Sequence[TruthFrame], repeats: int = 3) -> list[Row]:
+    """Counts from one pass; CPU per frame the median of `repeats` timed passes.
+
+    The passes take the settings in turn (one pass of each, then again), so a burst of other
+    work on the machine lands on every setting alike rather than on whichever ran then.
+    """
+    engines = [FaceEngine(s) for s in settings]
+    found = [[engine.detect(frame.image_bgr) for frame in frames] for engine in engines]
+    passes: list[list[float]] = [[] for _ in engines]
+    for _ in range(repeats):
+        for engine, times in zip(engines, passes, strict=True):
+            started = time.process_time()
+            for frame in frames:
+                engine.detect(frame.image_bgr)
+            times.append((time.process_time() - started) * 1000.0 / len(frames))
+    return [
+        count(s, frames, f, statistics.median(t)) for s, f, t in zip(settings, found, passes, strict=True)
+    ]
 
 
 def pick(rows: Sequence[Row], original: Row) -> Row:
-    """The cheapest setting that finds at least the original's true faces, no more false ones."""
+    """The cheapest setting that never loses to the original.
+
+    It must find the face in every frame where the original found it (not just as many faces
+    in all), and make no more false detections.
+    """
     fit = [
-        r
-        for r in rows
-        if r.true_faces >= original.true_faces and r.false_detections <= original.false_detections
+        r for r in rows if original.found_in <= r.found_in and r.false_detections <= original.false_detections
     ]
     return min(fit, key=lambda r: r.cpu_ms_per_frame)
 
@@ -189,10 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model-dir", default="models", help="where the face photos are fetched to")
-    parser.add_argument("--repeats", type=int, default=2, help="timed passes over the frames per setting")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the frames per setting")
     args = parser.parse_args(argv)
     frames = truth_frames(args.model_dir)
-    rows = [measure(s, frames, args.repeats) for s in CANDIDATES]
+    rows = measure(CANDIDATES, frames, args.repeats)
     original = rows[0]
     chosen = pick(rows, original)
     print(

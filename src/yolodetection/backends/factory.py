@@ -97,26 +97,6 @@ class Selected:
         return str(getattr(self.backend, "version", "") or self.source)
 
 
-def create_backend(
-    name: str,
-    files: ModelFiles,
-    *,
-    device: str = "auto",
-    instances: int = 1,
-    allow_random_weights: bool = False,
-    graph: GraphOptions = GraphOptions(),
-) -> Backend:
-    """A backend for `files` (see `select_backend`, which also says why)."""
-    return select_backend(
-        name,
-        files,
-        device=device,
-        instances=instances,
-        allow_random_weights=allow_random_weights,
-        graph=graph,
-    ).backend
-
-
 def select_backend(
     name: str,
     files: ModelFiles,
