@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run_model_only(runner, engines)
         services = None if args.skip_grpc else start_services(plan, args.model_dir)
-        run_baseline(runner.streams_case, frames, args.model_dir)
+        run_baseline(runner, frames, args.model_dir)
         run_streams(runner, engines, services, frames)
         if services is not None:
             run_mesh_variants(runner, services, frames, variants)

@@ -9,16 +9,21 @@ at most 0.6 of its per-frame time (issue 10).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from liquidedge.bench.load import CaseResult, Stream
+from liquidedge.bench.load import CaseResult, Stream, run_closed_loop
 from liquidedge.bench.report import Ratio, find
 from liquidedge.detections import Detections
 from liquidedge.imaging import ImageLimits, decode_jpeg
 from liquidedge.samples import SampleFrame
 
+log = logging.getLogger("liquidedge.bench")
+
 BASELINE_CASE = "baseline:original-sequential"
+MIN_FRAMES = 20
+MAX_WINDOW_S = 20.0
 MESH_CASE = "grpc:mesh"
 FPS_STREAMS = 4
 LATENCY_STREAMS = 1
@@ -50,10 +55,26 @@ def original_work(frames: Sequence[SampleFrame], model_dir: str) -> Callable[[in
     return one
 
 
-def run_baseline(streams_case: Callable[..., None], frames: Sequence[SampleFrame], model_dir: str) -> None:
-    """Measure the original's work as one closed-loop stream (it served one frame at a time)."""
+def run_baseline(runner: Any, frames: Sequence[SampleFrame], model_dir: str) -> None:
+    """Measure the original's work as one closed-loop stream (it served one frame at a time).
+
+    At least MIN_FRAMES frames (up to MAX_WINDOW_S), whatever the plan's window: at a few
+    frames a second a one-second window would judge the mesh against two or three frames.
+    """
     work = original_work(frames, model_dir)
-    streams_case("base", BASELINE_CASE, lambda _i: Stream(work), 1)
+    plan = runner.plan
+    result = run_closed_loop(
+        "base",
+        BASELINE_CASE,
+        lambda _i: Stream(work),
+        streams=1,
+        warmup_s=plan.warmup_s,
+        measure_s=plan.measure_s,
+        max_measure_s=max(4 * plan.measure_s, MAX_WINDOW_S),
+        min_rounds=MIN_FRAMES,
+    )
+    runner.results.append(result)
+    log.info("%-26s %3d streams  %8.1f frames/s  p50 %7.1f ms", result.case, 1, result.fps, result.p50)
 
 
 def baseline_ratios(results: Sequence[CaseResult]) -> list[Ratio]:
