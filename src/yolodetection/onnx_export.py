@@ -11,6 +11,7 @@ can be compared with OpenCV's row for row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -58,6 +59,9 @@ def find_converted(files: ModelFiles, cache_dir: Path, precision: str = "fp32") 
         return load_version(path)
     except ManifestError as error:
         log.warning("ignoring a damaged converted model: %s", error)
+        # Out of the way, so a new conversion can take its name (kept for a post-mortem).
+        with contextlib.suppress(OSError):
+            path.rename(path.with_name(f"{path.name}.damaged-{os.getpid()}"))
         return None
 
 

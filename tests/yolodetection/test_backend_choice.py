@@ -85,6 +85,14 @@ def test_conversion_happens_once_and_the_version_is_checked(
         handle.write(b"x")
     with pytest.raises(ManifestError, match=r"names\.txt has SHA-256"):
         load_version(copy)
+    # In a cache, a damaged version is set aside and converted again.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (copy).rename(cache / again.path.name)
+    fresh = ensure_onnx(ModelFiles.in_dir(model_dir), cache)
+    assert fresh.path == cache / again.path.name and set(fresh.manifest["files"]) == set(manifest["files"])
+    load_version(fresh.path)  # whole again
+    assert [p.name for p in cache.glob("*.damaged-*")] == [f"{again.path.name}.damaged-{os.getpid()}"]
 
 
 def run_python(

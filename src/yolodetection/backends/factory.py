@@ -24,6 +24,7 @@ from yolodetection.backends.onnx_model import (
     user_model,
 )
 from yolodetection.model_files import ModelFiles
+from yolodetection.model_version import ManifestError
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def _auto(files: ModelFiles, *, device: str, instances: int, graph: GraphOptions
         return Selected(_opencv(files, device, instances), f"OpenCV DNN (fallback): {why}", True)
     try:
         return _openvino(files, graph, requested=False)
-    except RuntimeError as error:  # no converted model and no torch to convert
+    except (RuntimeError, ManifestError) as error:  # no usable converted model, no torch to convert
         if graph.onnx:
             raise
         log.warning("OpenVINO unusable here: %s", error)
