@@ -29,8 +29,8 @@ def add_cpu_backend_flags(parser: EnvDefaultsParser) -> None:
         "YOLO_PRECISION",
         default="auto",
         choices=list(PRECISIONS),
-        help="openvino: auto (INT8 when `make int8` made an accepted version, else BF16 where the CPU "
-        "has it, else FP32), or one of int8, bf16, fp32",
+        help="openvino: auto (BF16 where the CPU has it, else INT8 when `make int8` made an accepted "
+        "version, else FP32), or one of int8, bf16, fp32",
     )
     parser.env_flag(
         "--onnx",

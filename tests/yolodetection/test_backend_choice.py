@@ -31,10 +31,11 @@ ALL = ("FP32", "BF16", "INT8")
 @pytest.mark.parametrize(
     ("requested", "capabilities", "int8", "expected", "fell_back", "reason"),
     [
-        ("auto", ALL, False, "bf16", False, "no quantised INT8"),  # this build machine, no `make int8`
-        ("auto", ALL, True, "int8", False, "INT8, the fastest"),
+        ("auto", ALL, False, "bf16", False, "BF16, the best"),  # this build machine
+        ("auto", ALL, True, "bf16", False, "BF16, the best"),  # BF16 agrees with FP32; INT8 is not needed
+        ("auto", ("FP32", "INT8"), False, "fp32", True, "no quantised INT8"),
         ("auto", ("FP32", "INT8"), False, "fp32", True, "no BF16"),  # an older Xeon without BF16
-        ("auto", ("FP32", "INT8"), True, "int8", False, "INT8, the fastest"),
+        ("auto", ("FP32", "INT8"), True, "int8", False, "the CPU has no BF16"),  # VNNI without BF16
         ("auto", ("FP32",), True, "fp32", True, "no INT8"),
         ("bf16", ("FP32",), False, "fp32", True, "BF16 requested but the CPU has no BF16"),
         ("int8", ALL, False, "fp32", True, "make int8"),

@@ -1,7 +1,7 @@
 """Choose a backend by name, importing torch, OpenVINO or ONNX Runtime only when chosen.
 
 `auto` (the default) takes the fastest backend that passes the cross-backend agreement tests
-and is installed here: OpenVINO on the CPU (at the fastest precision the CPU supports), the
+and is installed here: OpenVINO on the CPU (BF16, INT8 or FP32 by what the CPU supports), the
 PyTorch backend when the device is CUDA, and OpenCV DNN as the fallback. Every choice comes
 with a sentence saying why, logged once and exported as a metric label, so a box that runs
 the fallback says so.
