@@ -393,8 +393,13 @@ def test_the_bridge_imports_only_the_standard_library() -> None:
 
 
 def test_the_bridge_keeps_to_python_36_syntax() -> None:
-    for path in [BRIDGE, *sorted((FAKE_SDK / "robomaster").glob("*.py"))]:
-        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 6))
+    paths = [BRIDGE, *sorted((FAKE_SDK / "robomaster").glob("*.py"))]
+    assert len(paths) == 4  # the bridge and the fake SDK's three modules
+    for path in paths:
+        try:
+            ast.parse(path.read_text(), filename=str(path), feature_version=(3, 6))
+        except SyntaxError as error:
+            pytest.fail(f"{path.name} is not Python 3.6 syntax: {error}")
 
 
 @pytest.mark.skipif(PYTHON36 is None, reason="no CPython 3.6 interpreter here")
@@ -402,7 +407,8 @@ def test_the_bridge_compiles_under_python_36() -> None:
     # compile() in memory: py_compile would leave 3.6 bytecode beside the sources.
     for path in [BRIDGE, *sorted((FAKE_SDK / "robomaster").glob("*.py"))]:
         code = "import sys; p = sys.argv[1]; compile(open(p).read(), p, 'exec')"
-        subprocess.run([PYTHON36, "-c", code, str(path)], check=True, timeout=30)
+        result = subprocess.run([PYTHON36, "-c", code, str(path)], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, f"{path.name} does not compile under Python 3.6:\n{result.stderr}"
 
 
 # --- the 3.11 driver against the real bridge ---------------------------------------------------
