@@ -12,35 +12,27 @@ import grpc
 
 from liquidedge.detections import Detections
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
-from robotclient.link.values import Answer, LinkError, LinkSettings, OutgoingFrame
-from robotclient.link.wire import Wire
+from robotclient.link.values import Answer, LinkError, LinkSettings, OutgoingFrame, Wire
 
 
-class LegacyTransport:
-    def __init__(self, wire: Wire) -> None:
-        self.wire = wire
-        self._stub = robot_pb2_grpc.ObjectDetectionStub(wire.channel)
-
-    def run(self) -> None:
-        wire = self.wire
-        while not wire.stopping.is_set():
-            frame = wire.next_frame()
-            if frame is None:
-                continue
-            wire.ledger.sent()
-            try:
-                response = self._stub.ObjectDetect(
-                    legacy_request(frame, wire.settings),
-                    timeout=wire.settings.deadline_s,
-                    wait_for_ready=False,
-                    metadata=wire.settings.metadata,
-                )
-            except grpc.RpcError as error:
-                raise LinkError.from_rpc(error, frame.number) from error
-            wire.deliver(legacy_answer(response, wire.clock.now()))
-
-    def cancel(self) -> None:
-        """Nothing to cut short: a unary call ends by its own deadline."""
+def run_unary(wire: Wire) -> None:
+    """Unary calls, one a frame, until the link stops; raises `LinkError` when a call fails."""
+    stub = robot_pb2_grpc.ObjectDetectionStub(wire.channel)
+    while not wire.stopping.is_set():
+        frame = wire.next_frame()
+        if frame is None:
+            continue
+        wire.sent()
+        try:
+            response = stub.ObjectDetect(
+                legacy_request(frame, wire.settings),
+                timeout=wire.settings.deadline_s,
+                wait_for_ready=False,
+                metadata=wire.settings.metadata,
+            )
+        except grpc.RpcError as error:
+            raise LinkError.from_rpc(error, frame.number) from error
+        wire.deliver(legacy_answer(response, wire.clock.now()))
 
 
 def legacy_request(frame: OutgoingFrame, settings: LinkSettings) -> robot_pb2.ObjectDetectionRequest:

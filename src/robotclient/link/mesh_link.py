@@ -1,10 +1,10 @@
 """`MeshLink`: one worker thread sends the newest frame to the mesh and reconnects on its own.
 
 `submit` never blocks: a frame waits in a one-slot mailbox, replacing an older unsent one.
-The worker drives the protocol's transport; when a call fails the ledger books the frame in
-flight and says whether the mesh looks down. If it does, the worker backs off (doubling up to
-`backoff_max_s`) before the next call; a refused frame (RESOURCE_EXHAUSTED, INVALID_ARGUMENT)
-is only dropped, and the next call starts at once.
+The worker runs the protocol's session again and again. When a call fails the ledger books the
+frame in flight and says whether the mesh looks down: then the worker backs off (doubling up to
+`backoff_max_s`) before the next call; after a refused frame (RESOURCE_EXHAUSTED,
+INVALID_ARGUMENT) or a single late one, the next call starts at once.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import grpc
 
 from robotclient.clock import Clock, MonotonicClock
 from robotclient.link.ledger import LinkLedger
-from robotclient.link.legacy import LegacyTransport
-from robotclient.link.v1 import V1Transport
-from robotclient.link.values import Answer, Failure, LinkError, LinkSettings, OutgoingFrame
-from robotclient.link.wire import Transport, Wire
+from robotclient.link.legacy import run_unary
+from robotclient.link.v1 import run_stream
+from robotclient.link.values import Answer, Failure, LinkError, LinkSettings, OutgoingFrame, Wire
 from robotclient.mailbox import Mailbox
 from robotclient.stats import LinkStats
 
-TRANSPORTS: dict[str, Callable[[Wire], Transport]] = {"v1": V1Transport, "legacy": LegacyTransport}
+SESSIONS: dict[str, Callable[[Wire], None]] = {"v1": run_stream, "legacy": run_unary}
 
 # Keep the channel's own reconnect attempts frequent: its default backoff grows to two minutes,
 # and a robot must notice within a second or two that the mesh is back.
@@ -53,10 +52,10 @@ class MeshLink:
         self._mailbox: Mailbox[OutgoingFrame] = Mailbox()
         self._stop = threading.Event()
         self._channel = open_channel(settings)
-        wire = Wire(
-            settings, self._channel, self.clock, self._mailbox, self._stop, self.ledger, self._deliver
+        self._wire = Wire(
+            settings, self._channel, self.clock, self._mailbox, self._stop, self.ledger.sent, self._deliver
         )
-        self._transport = TRANSPORTS[settings.protocol](wire)
+        self._session = SESSIONS[settings.protocol]
         self._thread = threading.Thread(target=self._run, name="mesh-link", daemon=True)
 
     @property
@@ -76,11 +75,11 @@ class MeshLink:
         return self
 
     def stop(self) -> None:
+        """Closing the channel ends the call in flight at once (gRPC cancels its RPCs)."""
         self._stop.set()
         self._mailbox.close()
-        self._transport.cancel()
-        self._thread.join(timeout=5.0)
         self._channel.close()
+        self._thread.join(timeout=5.0)
 
     def __enter__(self) -> MeshLink:
         return self.start()
@@ -109,16 +108,19 @@ class MeshLink:
         backoff = s.backoff_initial_s
         while not self._stop.is_set():
             try:
-                self._transport.run()
-                backoff = s.backoff_initial_s
+                self._session(self._wire)
+            except ValueError:
+                if self._stop.is_set():
+                    break  # gRPC refuses a call on the channel `stop` has just closed
+                raise
             except LinkError as error:
                 if self._stop.is_set():
                     break
                 if self.ledger.failed(error.frame_number, error.code, error.details):
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2.0, s.backoff_max_s)
-                else:
-                    backoff = s.backoff_initial_s
+                    continue
+            backoff = s.backoff_initial_s
 
 
 def open_channel(settings: LinkSettings) -> grpc.Channel:

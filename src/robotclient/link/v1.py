@@ -14,28 +14,12 @@ import grpc
 
 from liquidedge.messages import detections_from_proto
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from robotclient.link.values import Answer, LinkError, LinkSettings, OutgoingFrame
-from robotclient.link.wire import Wire
+from robotclient.link.values import Answer, LinkError, LinkSettings, OutgoingFrame, Wire
 
 
-class V1Transport:
-    def __init__(self, wire: Wire) -> None:
-        self.wire = wire
-        self._stub = detection_pb2_grpc.DetectorStub(wire.channel)
-        self._stream: _Stream | None = None
-
-    def run(self) -> None:
-        stream = _Stream(self.wire)
-        self._stream = stream
-        try:
-            stream.run(self._stub)
-        finally:
-            self._stream = None
-
-    def cancel(self) -> None:
-        stream = self._stream
-        if stream is not None:
-            stream.cancel()
+def run_stream(wire: Wire) -> None:
+    """One stream call: frames until the link stops; raises `LinkError` when the call fails."""
+    _Stream(wire).run()
 
 
 class _Stream:
@@ -56,8 +40,9 @@ class _Stream:
         self._deadline_missed = False
         self._call: grpc.Call | None = None
 
-    def run(self, stub: detection_pb2_grpc.DetectorStub) -> None:
+    def run(self) -> None:
         wire = self.wire
+        stub = detection_pb2_grpc.DetectorStub(wire.channel)
         call = stub.DetectStream(self._requests(), wait_for_ready=False, metadata=wire.settings.metadata)
         with self._cond:
             self._call = call
@@ -82,12 +67,6 @@ class _Stream:
         finally:
             self._end()
 
-    def cancel(self) -> None:
-        with self._cond:
-            call = self._call
-        if call is not None:
-            call.cancel()
-
     def _requests(self) -> Iterator[detection_pb2.DetectRequest]:
         wire = self.wire
         while not self._ended and not wire.stopping.is_set():
@@ -98,10 +77,13 @@ class _Stream:
                 # gRPC may ask a dead stream's iterator for one more request: the next stream sends it.
                 wire.mailbox.put_back(frame)
                 return
-            wire.ledger.sent()
+            wire.sent()
             yield v1_request(frame, wire.settings)
             if not self._await_answer(frame.number):
-                self.cancel()
+                with self._cond:
+                    call = self._call
+                if call is not None:
+                    call.cancel()
                 return
 
     def _claim(self, number: int) -> bool:

@@ -1,12 +1,20 @@
-"""What goes over the link and what comes back, and the settings both protocols share."""
+"""What goes over the link and what comes back, the settings both protocols share, and the
+`Wire` a protocol's session runs on."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
 
 from liquidedge.detections import Detections
+from robotclient.clock import Clock
+from robotclient.mailbox import Mailbox
+
+# How long a session waits for a frame before it looks at `stopping` again.
+FRAME_POLL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,23 @@ class LinkError(Exception):
 
     @classmethod
     def from_rpc(cls, error: grpc.RpcError, frame_number: int | None) -> LinkError:
-        # A grpc.RpcError raised by a call is also a grpc.Call; one made up elsewhere may not be.
-        code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
-        details = error.details() if hasattr(error, "details") else str(error)
-        return cls(frame_number, code, details or "")
+        """From the error a call raised (which is also a `grpc.Call`: it has a code and details)."""
+        return cls(frame_number, error.code(), error.details() or "")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What a session gets from the link. It runs until `stopping`, calls `sent` for each frame
+    it sends and `deliver` for each answer, and raises `LinkError` when its call fails."""
+
+    settings: LinkSettings
+    channel: grpc.Channel
+    clock: Clock
+    mailbox: Mailbox[OutgoingFrame]
+    stopping: threading.Event
+    sent: Callable[[], None]
+    deliver: Callable[[Answer], None]
+
+    def next_frame(self) -> OutgoingFrame | None:
+        """The newest frame, or None after a short wait or once the link is closing."""
+        return self.mailbox.take(timeout=FRAME_POLL_S)
