@@ -5,10 +5,11 @@ runs on Python 3.11. This file runs under the SDK's interpreter (python3.8 on th
 connects to the robot, and serves newline-delimited JSON on a loopback TCP port or a unix socket;
 `robotclient.drivers.bridge.RoboMasterBridgeDriver` is the 3.11 side.
 
-It is deliberately one self-contained file that imports nothing from our packages and keeps to
-Python 3.6 syntax, so it can be copied to any machine that has the SDK and run as:
+It is deliberately one self-contained file that imports only the standard library (and the SDK)
+and keeps to Python 3.6 syntax, so it runs by path, from the installed package or copied to any
+machine that has the SDK:
 
-    python3.8 robomaster_bridge.py --listen 127.0.0.1:40923 --conn-type rndis
+    python3.8 bridge.py --listen 127.0.0.1:40923 --conn-type rndis
 
 Protocol: one JSON object per line, each request may carry an "id" that the reply echoes.
 
@@ -56,10 +57,6 @@ class CommandError(Exception):
 
 def load_sdk():
     """Import the SDK only now, so `--help` and the error message work without it."""
-    # Run as a script, this file's folder is sys.path[0], and that folder holds our in-process
-    # driver `robomaster.py`, which would shadow the SDK package of the same name.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
     try:
         from robomaster import led as sdk_led
         from robomaster import robot as sdk_robot
