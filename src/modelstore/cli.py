@@ -20,6 +20,7 @@ from liquidedge.logs import configure_logging
 from modelstore.backends import open_backend
 from modelstore.channels import ChannelState
 from modelstore.errors import ModelStoreError, NotFoundError
+from modelstore.events import DEFAULT_TOPIC
 from modelstore.fetch import fetch_verified
 from modelstore.store import PARENT_LATEST, ModelStore, StoredVersion
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "var/modelstore"
 DEFAULT_CACHE = "var/modelcache"
+DEFAULT_TRIGGER_DIR = "var/triggers"
 
 
 def add_store_flags(parser: EnvDefaultsParser) -> None:
@@ -42,6 +44,25 @@ def add_store_flags(parser: EnvDefaultsParser) -> None:
         "MODELSTORE_S3_ENDPOINT",
         default="",
         help="S3 endpoint URL for MinIO or another S3-compatible server (empty: AWS or AWS_ENDPOINT_URL)",
+    )
+
+
+def add_trigger_flags(parser: EnvDefaultsParser) -> None:
+    """How the ingest tells the trainer about a new dataset: Kafka, or a queue directory."""
+    parser.env_flag(
+        "--kafka-bootstrap",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        default="",
+        help="Kafka brokers (host:port,...) for dataset triggers; empty: use --trigger-dir",
+    )
+    parser.env_flag(
+        "--kafka-topic", "DATASET_TOPIC", default=DEFAULT_TOPIC, help="Kafka topic of dataset triggers"
+    )
+    parser.env_flag(
+        "--trigger-dir",
+        "TRIGGER_DIR",
+        default=DEFAULT_TRIGGER_DIR,
+        help="queue directory for dataset triggers when no Kafka broker is configured",
     )
 
 
