@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,10 @@ from modelstore.errors import ModelStoreError
 log = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/zip"
+# After refusing a body that is still arriving: keep reading (and dropping) this long/this much,
+# so the client reads our answer instead of a connection reset (what nginx calls lingering close).
+LINGER_S = 1.0
+LINGER_BYTES = 8 * 1024 * 1024
 
 
 class IngestMetrics:
@@ -63,7 +68,10 @@ class IngestServer:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ingest-http", daemon=True)
+        # a short poll interval makes stop() prompt (shutdown waits for the loop to look)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="ingest-http", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -105,6 +113,19 @@ class IngestServer:
                     self.close_connection = True
                 self.end_headers()
                 self.wfile.write(data)
+                if close:
+                    self._linger()
+
+            def _linger(self) -> None:
+                try:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_WR)
+                    self.connection.settimeout(LINGER_S)
+                    drained = 0
+                    while drained < LINGER_BYTES and (chunk := self.connection.recv(1 << 16)):
+                        drained += len(chunk)
+                except OSError:
+                    pass
 
             def _refuse(self, error: UploadRejected, *, close: bool) -> None:
                 server.metrics.uploads.labels(str(error.status)).inc()
