@@ -170,6 +170,14 @@ def _version_row(stored: StoredVersion, channels: list[ChannelState]) -> dict[st
     }
 
 
+def _compact(value: Any) -> str:
+    return (
+        json.dumps(value, separators=(",", ":"), sort_keys=True)
+        if isinstance(value, dict | list)
+        else str(value)
+    )
+
+
 def _channel_dict(state: ChannelState) -> dict[str, Any]:
     return json.loads(state.to_json())
 
@@ -221,7 +229,7 @@ def _list(store: ModelStore, args: argparse.Namespace) -> Result:
     text = "\n".join(
         f"{r['version']}  {r['created']}  {r['engine']}/{r['format']}  {r['files']} files  "
         f"{r['bytes']} bytes  parent={r['parent'] or '-'}"
-        + "".join(f"  {k}={v}" for k, v in sorted(r["metrics"].items()))
+        + "".join(f"  {k}={_compact(v)}" for k, v in sorted(r["metrics"].items()))
         + "".join(f"  [{c}]" for c in r["channels"])
         for r in rows
     )
