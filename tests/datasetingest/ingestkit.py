@@ -1,4 +1,4 @@
-"""Archives for the ingest tests: good ones from real images, hostile ones built by hand."""
+"""The ingest under test (a real server) and archives for it: good ones, hostile ones built by hand."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from datasetingest.service import IngestHandle, build_parser, limits_from, start
+from modelstore import ModelStore, open_store
 
 
 def jpeg(seed: int = 0, side: int = 64) -> bytes:
@@ -82,3 +87,41 @@ def mark_encrypted(archive: bytes, name: str) -> bytes:
                 data[at + flag_at] |= 0x1
             at = data.find(signature, at + 4)
     return bytes(data)
+
+
+@dataclass
+class Ingest:
+    handle: IngestHandle
+    store: ModelStore
+    root: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.handle.port}"
+
+    def triggers(self) -> list[Path]:
+        return sorted((self.root / "triggers").glob("*.json"))
+
+    def leftovers(self) -> list[str]:
+        """Anything an upload left behind: scratch files, staged or published versions."""
+        found = [str(p.relative_to(self.root)) for p in (self.root / "work").rglob("*")]
+        found += [str(p.relative_to(self.root)) for p in (self.root / "store").rglob("*") if p.is_file()]
+        return found
+
+
+def start_ingest(root: Path, *extra: str) -> Ingest:
+    parser = build_parser()
+    args = parser.parse_args(
+        [
+            "--port", "0",
+            "--store", str(root / "store"),
+            "--trigger-dir", str(root / "triggers"),
+            "--work-dir", str(root / "work"),
+            "--max-upload-bytes", str(16 * 1024 * 1024),
+            "--max-total-bytes", str(4 * 1024 * 1024),
+            "--max-entries", "200",
+            *extra,
+        ]
+    )  # fmt: skip
+    handle = start(args, limits_from(parser, args))
+    return Ingest(handle, open_store(str(root / "store")), root)

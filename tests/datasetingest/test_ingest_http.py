@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from ingestkit import (
+    Ingest,
     build_zip,
     good,
     jpeg,
@@ -21,10 +22,10 @@ from ingestkit import (
     png,
     png_declaring,
     random_bytes,
+    start_ingest,
     symlink,
 )
 
-from conftest import Ingest, start_ingest
 from modelstore import fetch_verified
 from modelstore.events import DatasetPublished
 from modeltrainer.sample_dataset import sample_zip_bytes
