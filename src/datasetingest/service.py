@@ -20,7 +20,7 @@ from datasetingest.server import IngestServer
 from liquidedge.config import EnvDefaultsParser, parse_bool
 from liquidedge.logs import configure_logging
 from liquidedge.security import is_loopback, read_tokens
-from modelstore.cli import add_store_flags, add_trigger_flags, open_store_from
+from modelstore.cli import add_log_flags, add_store_flags, add_trigger_flags, open_store_from
 from modelstore.events import TriggerSink, open_sink
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,7 @@ def build_parser() -> EnvDefaultsParser:
         type=parse_bool,
         help="allow plain HTTP on a non-loopback address (when a mesh such as Istio encrypts)",
     )
-    parser.env_flag("--log-level", "LOG_LEVEL", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.env_flag(
-        "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
-    )
+    add_log_flags(parser)
     return parser
 
 

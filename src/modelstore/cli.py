@@ -66,6 +66,14 @@ def add_trigger_flags(parser: EnvDefaultsParser) -> None:
     )
 
 
+def add_log_flags(parser: EnvDefaultsParser, *, level: str = "INFO", with_format: bool = True) -> None:
+    parser.env_flag("--log-level", "LOG_LEVEL", default=level, help="DEBUG, INFO, WARNING or ERROR")
+    if with_format:
+        parser.env_flag(
+            "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
+        )
+
+
 def open_store_from(args: argparse.Namespace) -> ModelStore:
     return ModelStore(open_backend(args.store, s3_endpoint=args.s3_endpoint))
 
@@ -89,7 +97,7 @@ def build_parser() -> EnvDefaultsParser:
         default=DEFAULT_CACHE,
         help="where `verify` fetches versions to (the cache services load from)",
     )
-    parser.env_flag("--log-level", "LOG_LEVEL", default="WARNING", help="DEBUG, INFO, WARNING or ERROR")
+    add_log_flags(parser, level="WARNING", with_format=False)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     kind = argparse.ArgumentParser(add_help=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,13 +148,3 @@ class Manifest:
 
 def _refuse_constant(token: str) -> float:
     raise ValueError(f"{token} is not allowed in a manifest")
-
-
-def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    """Round floats for a readable manifest and refuse NaN/inf early with the metric's name."""
-    out = {}
-    for key, value in metrics.items():
-        if not math.isfinite(value):
-            raise ValueError(f"metric {key} is {value}")
-        out[key] = round(float(value), 6)
-    return out

@@ -23,7 +23,7 @@ from typing import TextIO
 from classification.features import DEFAULT_INPUT, DEFAULT_LAYER, BackboneFeatures
 from liquidedge.config import EnvDefaultsParser, parse_bool
 from liquidedge.logs import configure_logging
-from modelstore.cli import DEFAULT_CACHE, add_store_flags, add_trigger_flags, open_store_from
+from modelstore.cli import DEFAULT_CACHE, add_log_flags, add_store_flags, add_trigger_flags, open_store_from
 from modelstore.errors import ModelStoreError
 from modelstore.events import TriggerSource, open_source
 from modeltrainer.pipeline import Trainer, TrainOutcome, TrainSettings
@@ -97,10 +97,7 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--kafka-group", "TRAINER_KAFKA_GROUP", default="modeltrainer", help="Kafka consumer group"
     )
-    parser.env_flag("--log-level", "LOG_LEVEL", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.env_flag(
-        "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
-    )
+    add_log_flags(parser)
     return parser
 
 

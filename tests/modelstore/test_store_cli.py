@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +12,8 @@ from modelstore.cli import main
 
 
 @pytest.fixture(autouse=True)
-def keep_root_logging() -> Iterator[None]:
-    """main() configures the root logger as a process would; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def _logging(keep_root_logging: None) -> None:
+    """Every test here calls main(), which configures the root logger."""
 
 
 class Cli:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,6 @@ from classification.model import FORMAT, ClassifierModel
 from modelstore import fetch_verified, open_store
 from modeltrainer.pipeline import Trainer, TrainSettings
 from modeltrainer.service import EXIT_REFUSED, main
-
-
-@pytest.fixture
-def keep_root_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_publish_then_refuse_a_worse_head_then_publish_an_equal_one(
