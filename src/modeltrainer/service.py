@@ -144,6 +144,10 @@ def listen(
             log.error("training on %s %s failed: %s", event.dataset, event.version, error)
             received.failed(str(error))
             continue
+        except Exception as error:  # one bad run must not stop the trainer
+            log.exception("training on %s %s failed unexpectedly", event.dataset, event.version)
+            received.failed(f"unexpected: {error!r}")
+            continue
         received.done()
         on_outcome(outcome)
 
