@@ -6,7 +6,12 @@ import sys
 
 from liquidedge.logs import configure_logging
 from liquidedge.service import run_until_signalled
-from objectdetection.service import build_parser, check_args, start
+
+# DEFAULT_* re-exported only for tests that still read them here (tests/deploy/deploy_checks.py,
+# tests/test_readme.py, tests/fuzz/test_soak_smoke.py); import `objectdetection.service` instead.
+from objectdetection.service import DEFAULT_METRICS_PORT, DEFAULT_PORT, build_parser, check_args, start
+
+__all__ = ["DEFAULT_METRICS_PORT", "DEFAULT_PORT", "build_parser", "check_args", "main", "start"]
 
 
 def main(argv: list[str] | None = None) -> int:
