@@ -1,8 +1,10 @@
 """Server bootstrap shared by every service: gRPC server, health, reflection, drain on SIGTERM.
 
-`create_server` is what tests call (bind port 0, get the real port back); `serve_forever`
-is what `__main__` calls. Health starts NOT_SERVING and is switched on by the caller once
-its model is loaded, so a readiness probe never routes traffic to a pod that cannot answer.
+`create_server` starts a thread-pool server (the detectors: CPU work that releases the GIL);
+`liquidedge.aio_server` starts an asyncio one (the aggregator) with the same services, health,
+reflection and interceptors (`ServerOptions.rewrites`). Tests bind port 0 and get the real port
+back. Health starts NOT_SERVING and is switched on by the caller once its model is loaded, so a
+readiness probe never routes traffic to a pod that cannot answer.
 """
 
 from __future__ import annotations
