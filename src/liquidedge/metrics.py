@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -90,14 +89,20 @@ class ServiceMetrics:
         finally:
             gauge.dec()
 
-    def serve(self, host: str, port: int) -> object | None:
-        """Expose /metrics over HTTP; returns the server so it can be shut down, None if disabled."""
+    @contextmanager
+    def serving(self, host: str, port: int) -> Iterator[int | None]:
+        """Expose /metrics over HTTP while the block runs; yields the bound port (None when port < 0)."""
         if port < 0:
-            return None
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+            yield None
+            return
+        try:
+            server, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as error:
+            raise OSError(f"could not serve /metrics on {host}:{port}: {error.strerror}") from error
         log.info("metrics on http://%s:%d/metrics", host, server.server_port)
-        return server
-
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start
+        try:
+            yield server.server_port
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)

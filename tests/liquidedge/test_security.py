@@ -16,6 +16,7 @@ from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from servicekit import start_aggregator, start_face
 
 TOKEN = "s3cret-robot-token"
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 AGGREGATOR_TOKEN = "aggregator-to-detectors"
 
 
@@ -58,6 +59,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "tokens").write_text(f"# robots\n{TOKEN}\n\nanother-token\n")
     (directory / "detector-tokens").write_text(f"{AGGREGATOR_TOKEN}\n")
     (directory / "aggregator-token").write_text(f"{AGGREGATOR_TOKEN}\n")
+    (directory / "token-for-face").write_text(f"{TOKEN}\n")  # a token secure_face accepts
     return directory
 
 
@@ -171,6 +173,44 @@ def test_mutual_tls_mesh_end_to_end(pki: Path, astronaut_jpeg: bytes) -> None:
         face.stop(0)
 
 
+def test_the_aggregator_demands_tls_and_tokens_except_for_health_and_legacy(
+    pki: Path, secure_face, astronaut_jpeg: bytes
+) -> None:
+    """The asyncio aggregator applies the same token rule as the detectors, to unary calls and streams."""
+    aggregator = start_aggregator(
+        f"ipv4:127.0.0.1:{secure_face.port}", "",
+        "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+        "--auth-tokens-file", str(pki / "tokens"), "--backend-ca", str(pki / "ca.pem"),
+        "--backend-token-file", str(pki / "token-for-face"),
+    )  # fmt: skip
+    robot = channel_credentials(str(pki / "ca.pem"))
+    try:
+        for token, expected in (
+            (TOKEN, grpc.StatusCode.OK),
+            (None, UNAUTHENTICATED),
+            ("guess", UNAUTHENTICATED),
+        ):
+            assert call(aggregator.port, astronaut_jpeg, robot, token) == expected, token
+        assert call(aggregator.port, astronaut_jpeg, None, TOKEN) == grpc.StatusCode.UNAVAILABLE  # plaintext
+        with grpc.secure_channel(f"localhost:{aggregator.port}", robot) as channel:
+            stub = detection_pb2_grpc.DetectorStub(channel)
+            with pytest.raises(grpc.RpcError) as error:
+                list(stub.DetectStream(iter([frame_request(astronaut_jpeg)]), timeout=10))
+            assert error.value.code() == UNAUTHENTICATED
+            # Probes carry no token; the legacy robots keep their user_id check instead.
+            status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert status.status == health_pb2.HealthCheckResponse.SERVING
+            legacy = robot_pb2_grpc.ObjectDetectionStub(channel).ObjectDetect(
+                robot_pb2.ObjectDetectionRequest(
+                    user_id=1, frame=robot_pb2.VideoFrame(number=1, img=astronaut_jpeg), wantface=1
+                ),
+                timeout=10,
+            )
+            assert [o.name for o in legacy.objects] == ["face"]
+    finally:
+        aggregator.stop(0)
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
@@ -190,13 +230,19 @@ def test_unsafe_or_broken_security_config_fails_at_start_up(
     assert words in capsys.readouterr().err
 
 
-def test_plaintext_on_all_interfaces_is_allowed_when_a_mesh_encrypts() -> None:
-    from facedetection.__main__ import build_parser
-    from liquidedge.config import check_common
+def test_plaintext_on_all_interfaces_is_allowed_only_when_a_mesh_encrypts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common
 
-    parser = build_parser()
-    args = parser.parse_args(["--host", "0.0.0.0", "--allow-plaintext", "true"])
-    check_common(parser, args)  # no error
+    parser = EnvDefaultsParser(prog="service")
+    add_common_flags(parser, port=0, metrics_port=-1, max_in_flight=0)
+    allowed = parser.parse_args(["--host", "0.0.0.0", "--allow-plaintext", "true"])
+    check_common(parser, allowed)
+    assert (allowed.host, allowed.allow_plaintext, allowed.tls_cert) == ("0.0.0.0", True, "")
+    with pytest.raises(SystemExit):
+        check_common(parser, parser.parse_args(["--host", "0.0.0.0"]))
+    assert "refusing plaintext gRPC on 0.0.0.0" in capsys.readouterr().err
 
 
 def test_token_file_rules(tmp_path: Path) -> None:
