@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from liquidedge.localmesh import LocalMesh, free_port
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from meshtools.localmesh import LocalMesh, free_port
 
 
 def detect(address: str, jpeg: bytes, timeout: float = 20) -> detection_pb2.DetectResponse:
@@ -61,7 +61,7 @@ def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str) -> None:
         if base < 65000 and all(free_port_is(base + k) for k in (2, 4)):
             break
     result = subprocess.run(
-        [sys.executable, "-m", "liquidedge.demo", "--model-dir", model_dir, "--port", str(base), *DEMO_ARGS],
+        [sys.executable, "-m", "meshtools.demo", "--model-dir", model_dir, "--port", str(base), *DEMO_ARGS],
         capture_output=True,
         text=True,
         timeout=180,

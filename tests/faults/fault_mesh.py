@@ -22,7 +22,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from faults.fault_netns import Switch
-from liquidedge.localmesh import ServiceProcess, free_port, wait_serving
+from meshtools.localmesh import ServiceProcess, free_port, wait_serving
 
 START_TIMEOUT_S = 60.0
 YOLO_REPLICAS = ("yolo-a", "yolo-b")

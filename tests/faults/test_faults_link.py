@@ -18,7 +18,7 @@ from faults.fault_mesh import AGGREGATOR_ARGS, YOLO_REPLICAS, FaultMesh, switch_
 from faults.fault_netns import Switch, qdisc_unavailable_reason
 from faults.fault_report import figure
 from faults.fault_robot import FrameResult, LockstepRobot, percentile
-from liquidedge.samples import SampleFrame
+from meshtools.samples import SampleFrame
 
 DEADLINE_S = 1.5
 IMPAIRED_S = 6.0

@@ -12,7 +12,7 @@ import time
 from faults.fault_mesh import FaultMesh, MeshFactory
 from faults.fault_report import figure
 from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s
-from liquidedge.samples import SampleFrame
+from meshtools.samples import SampleFrame
 
 WARM_FRAMES = 12  # answered by both replicas before the fault
 AFTER_FAULT_S = 4.0  # how long the stream is watched after the fault

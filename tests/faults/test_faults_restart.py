@@ -15,7 +15,7 @@ from collections import Counter
 from faults.fault_mesh import MeshFactory
 from faults.fault_report import figure
 from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s
-from liquidedge.samples import SampleFrame
+from meshtools.samples import SampleFrame
 
 # Generous: CI is a 2-core machine and this is about behaviour (bounded), not speed.
 OUTAGE_LIMIT_S = 10.0

@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from liquidedge.bench.fake_detector import FakeDetector, start_fake_detector
-from liquidedge.bench.grpc_cases import start_service
 from liquidedge.imaging import encode_jpeg
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
-from liquidedge.samples import SampleFrame
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from meshtools.localmesh import start_service
+from meshtools.samples import SampleFrame
 from servicekit import start_aggregator, start_face, start_yolo
+from support.fake_detector import FakeDetector, start_fake_detector
 
 MODES = ("thread", "aio")
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -13,9 +13,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
-from liquidedge.samples import SampleFrame
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from meshtools.samples import SampleFrame
 from servicekit import start_aggregator, start_face, start_yolo
 
 Channel = Callable[[int], grpc.Channel]

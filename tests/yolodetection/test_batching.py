@@ -18,10 +18,8 @@ import pytest
 
 from liquidedge.detections import Detections
 from liquidedge.errors import OverloadedError
-from liquidedge.samples import SampleFrame
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from yolodetection.__main__ import build_parser
-from yolodetection.__main__ import start as start_yolo_service
+from meshtools.samples import SampleFrame
 from yolodetection.backends.opencv_dnn import OpenCVBackend
 from yolodetection.batching import (
     BatcherClosedError,
@@ -31,6 +29,8 @@ from yolodetection.batching import (
 )
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.model_files import ModelFiles
+from yolodetection.service import build_parser
+from yolodetection.service import start as start_yolo_service
 
 
 def image(ident: int) -> np.ndarray:

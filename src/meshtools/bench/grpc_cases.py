@@ -1,6 +1,6 @@
 """Cases (b) and (c): real services over gRPC, one channel and one DetectStream per robot.
 
-Services are started by `liquidedge.localmesh` (the same launcher `make run` uses), as
+Services are started by `meshtools.localmesh` (the same launcher `make run` uses), as
 their own processes, with enough worker threads and in-flight room for every stream: a
 synchronous gRPC server holds one worker per open stream.
 """
@@ -12,10 +12,9 @@ from collections.abc import Iterator, Sequence
 
 import grpc
 
-from liquidedge.bench.load import Stream
-from liquidedge.localmesh import ServiceProcess, free_port, wait_serving
-from liquidedge.samples import SampleFrame
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from meshtools.bench.load import Stream
+from meshtools.samples import SampleFrame
 
 _DONE = object()
 STREAM_TIMEOUT_S = 600.0
@@ -74,31 +73,3 @@ class DetectStreamClient:
 def grpc_stream(address: str, frames: Sequence[SampleFrame], engines: Sequence[str] = ()) -> Stream:
     client = DetectStreamClient(address, frames, engines)
     return Stream(client.send, client.close)
-
-
-def start_service(name: str, module: str, args: Sequence[str], timeout_s: float = 120.0) -> ServiceProcess:
-    """One extra service process (e.g. an unbatched YOLO beside the mesh's batched one)."""
-    service = ServiceProcess(
-        name,
-        module,
-        free_port(),
-        [
-            "--host",
-            "127.0.0.1",
-            "--metrics-port",
-            "-1",
-            "--log-format",
-            "text",
-            "--log-level",
-            "WARNING",
-            *args,
-        ],
-        {"PYTHONUNBUFFERED": "1"},
-    )
-    service.start()
-    try:
-        wait_serving(service.address, timeout_s)
-    except BaseException:
-        service.stop()
-        raise
-    return service

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from liquidedge.soak.memory import RssSample
-from liquidedge.soak.traffic import FrameRecord
+from meshtools.soak.memory import RssSample
+from meshtools.soak.traffic import FrameRecord
 
 SHED = "RESOURCE_EXHAUSTED"
 WARMUP = -1

@@ -20,16 +20,16 @@ import grpc
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.detections import Detections
 from liquidedge.imaging import ImageLimits, decode_jpeg
-from liquidedge.localmesh import LocalMesh
 from liquidedge.logs import configure_logging
-from liquidedge.samples import SampleFrame, sample_frames
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from meshtools.localmesh import LocalMesh
+from meshtools.samples import SampleFrame, sample_frames
 
-log = logging.getLogger("liquidedge.demo")
+log = logging.getLogger("meshtools.demo")
 
 
 def build_parser() -> EnvDefaultsParser:
-    parser = EnvDefaultsParser(prog="liquidedge-demo", description=__doc__)
+    parser = EnvDefaultsParser(prog="meshtools.demo", description=__doc__)
     parser.env_flag(
         "--model-dir", "LIQUIDEDGE_MODEL_DIR", default="models", help="where `make models` put YOLO"
     )
@@ -83,8 +83,8 @@ def describe(response: detection_pb2.DetectResponse, rtt_ms: float) -> str:
 def in_process_ms(frames: list[SampleFrame], model_dir: str, repeats: int) -> list[float]:
     """Decode + face + YOLO on the same frames in this process: the mesh's floor."""
     from facedetection.engine import FaceEngine, FaceSettings
-    from yolodetection.__main__ import build_parser as yolo_parser
-    from yolodetection.__main__ import load_engine
+    from yolodetection.service import build_parser as yolo_parser
+    from yolodetection.service import load_engine
 
     face = FaceEngine(FaceSettings(instances=1))
     yolo = load_engine(yolo_parser().parse_args(["--model-dir", model_dir]))

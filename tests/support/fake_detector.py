@@ -5,7 +5,7 @@ aggregator look alike behind them. Behind this fake, which neither decodes nor i
 aggregator's own work (receiving, fanning out, merging, answering) is what the bench measures.
 One fake serves every engine: it answers for whichever engine the request names.
 
-`python -m liquidedge.bench.fake_detector --port 50099` serves it as a process of its own.
+`python -m support.fake_detector --port 50099` serves it as a process of its own.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def start_fake_detector(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = EnvDefaultsParser(prog="liquidedge.bench.fake_detector", description=__doc__)
+    parser = EnvDefaultsParser(prog="support.fake_detector", description=__doc__)
     add_common_flags(parser, port=0, metrics_port=-1, max_in_flight=0, workers=64)
     args = parser.parse_args(argv)
     check_common(parser, args)
