@@ -38,6 +38,7 @@ test: install models $(TEST_DEPS)
 lint: install
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 protos: install
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src --pyi_out=src $(PROTOS)
