@@ -51,9 +51,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def src_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("layers")
-    shutil.copytree(
-        REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     return root
 
 
