@@ -156,6 +156,8 @@ def test_build_context_sends_what_the_dockerfiles_copy() -> None:
         assert rules[0] == "*", f"{ignore.name}: start from nothing"
         for wanted in ("pyproject.toml", "README.md", "src/", "docker/healthcheck.py"):
             assert f"!{wanted}" in rules, f"{ignore.name} leaves out {wanted}"
+        # The tools drive the mesh from outside: excluded after src/ is let in, so no image has them.
+        assert "src/meshtools" in rules[rules.index("!src/") :], f"{ignore.name} sends the tools"
         assert (DOCKER / ignore.name.removesuffix(".dockerignore")).is_file()
 
 
