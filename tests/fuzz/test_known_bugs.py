@@ -22,6 +22,7 @@ from jpeg_strategies import real_jpegs
 
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2
+from servicekit import start_yolo
 from support.calls import detect_or_error
 
 
@@ -41,10 +42,7 @@ def test_aggregator_answers_a_spent_frame_budget_with_deadline_exceeded(
 @pytest.fixture(scope="module")
 def batching_yolo(model_dir: str) -> Iterator[ServiceHandle]:
     """A YOLO detector whose batcher holds a lone frame for 300 ms waiting for company."""
-    from yolodetection.service import build_parser, start
-
-    flags = ["--port", "0", "--metrics-port", "-1", "--model-dir", model_dir]
-    handle = start(build_parser().parse_args([*flags, "--max-batch", "4", "--max-queue-delay-ms", "300"]))
+    handle = start_yolo(model_dir, "--max-batch", "4", "--max-queue-delay-ms", "300")
     yield handle
     handle.stop(0)
 
