@@ -14,8 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from liquidedge.samples import SampleFrame, sample_frames
 from liquidedge.service import ServiceHandle
+from meshtools.samples import SampleFrame, sample_frames
 from servicekit import start_aggregator, start_face, start_yolo
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,13 +23,13 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def start_face(*extra: str) -> ServiceHandle:
-    from facedetection.__main__ import build_parser, start
+    from facedetection.service import build_parser, start
 
     return start(build_parser().parse_args(["--port", "0", "--metrics-port", "0", *extra]))
 
 
 def start_yolo(model_dir: str, *extra: str) -> ServiceHandle:
-    from yolodetection.__main__ import build_parser, start
+    from yolodetection.service import build_parser, start
 
     return start(
         build_parser().parse_args(["--port", "0", "--metrics-port", "0", "--model-dir", model_dir, *extra])

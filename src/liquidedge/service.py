@@ -20,6 +20,7 @@ from liquidedge.detector_servicer import DetectorServicer, EngineRunner
 from liquidedge.engine import Engine
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
+from liquidedge.logs import configure_logging
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.security import HEALTH_PREFIX, LEGACY_PREFIXES, BearerTokens, read_tokens, server_credentials
 from liquidedge.server import ServerOptions, ServiceBinding, ServingPort, create_server, wait_for_signal
@@ -37,7 +38,7 @@ class ServiceHandle:
 
     `stop` runs the drainers (end open streams), drains the gRPC server for the grace period
     while everything it uses is still open, then closes `resources` (everything start-up
-    opened, the server included, in reverse order) and then the `closers`.
+    opened, the server included, in reverse order).
     """
 
     name: str
@@ -48,8 +49,6 @@ class ServiceHandle:
     view_port: int | None = None
     # Run first on stop, before the gRPC server stops taking calls (e.g. end open streams).
     drainers: list[Callable[[], None]] = field(default_factory=list)
-    # Added after start by a caller that opened something more for this service.
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -60,8 +59,6 @@ class ServiceHandle:
             drain()
         self.server.stop(grace_s)
         self.resources.close()
-        for close in self.closers:
-            close()
         log.info("stopped", extra={"service_name": self.name})
 
     def serve_until_signalled(self, grace_s: float) -> None:
@@ -83,6 +80,21 @@ def run_until_signalled(name: str, start: Callable[[], ServiceHandle], grace_s: 
         return 1
     handle.serve_until_signalled(grace_s)
     return 0
+
+
+def service_main(
+    name: str,
+    build_parser: Callable[[], argparse.ArgumentParser],
+    check_args: Callable[[argparse.ArgumentParser, argparse.Namespace], None],
+    start: Callable[[argparse.Namespace], ServiceHandle],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Every service's `main`: flags, start-up checks (exit 2 with the reason), logging, serve."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    configure_logging(name, args.log_level, args.log_format)
+    return run_until_signalled(name, lambda: start(args), args.shutdown_grace_s)
 
 
 def server_options(args: argparse.Namespace, **overrides: Any) -> ServerOptions:

@@ -146,22 +146,21 @@ class Program:
 
 @functools.cache
 def programs() -> dict[str, Program]:
-    import importlib
+    from support.programs import SERVICE_MODULES, service_module
 
     found = {}
-    for name in ("objectdetection", "facedetection", "yolodetection"):
-        main = importlib.import_module(f"{name}.__main__")
-        parser = main.build_parser()
+    for name in SERVICE_MODULES:
+        module = service_module(name)
+        parser = module.build_parser()
         actions = {action.option_strings[0]: action for action in parser._actions if action.option_strings}
         env_flags = {env: actions[flag] for flag, env in parser.env_names.items()}
-        check = getattr(main, "check_args", None) or importlib.import_module("liquidedge.config").check_common
         found[name] = Program(
             name=name,
-            grpc_port=main.DEFAULT_PORT,
-            metrics_port=main.DEFAULT_METRICS_PORT,
+            grpc_port=module.DEFAULT_PORT,
+            metrics_port=module.DEFAULT_METRICS_PORT,
             env_flags=env_flags,
-            check_args=check,
-            build_parser=main.build_parser,
+            check_args=module.check_args,
+            build_parser=module.build_parser,
         )
     return found
 

@@ -409,7 +409,7 @@ def test_user_overlay_with_components_validates_and_passes_every_check(
     assert deploy.istio_schema_problems(objects) == []
     assert deploy.all_problems(objects) == []
     yolo = [(w, c) for w, c, program in deploy.containers(objects) if program == "yolodetection"]
-    assert yolo
+    assert yolo, "every topology runs a yolodetection container"
     for workload, container in yolo:
         env = deploy.container_env(objects, container)
         assert (env["LIQUIDEDGE_MODEL_DIR"], env["YOLO_MODEL"]) == ("/models-volume", "yolov3"), deploy.ref(

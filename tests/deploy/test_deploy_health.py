@@ -7,13 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import deploy_checks as deploy
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from liquidedge.service import ServiceHandle
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
+from support.calls import SERVING, health_status
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +22,6 @@ def ports(
         "facedetection": face_service.port,
         "yolodetection": yolo_service.port,
     }
-
-
-def health_status(port: int, service: str) -> int | grpc.StatusCode:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        try:
-            return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
-        except grpc.RpcError as error:
-            return error.code()
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +107,7 @@ def test_program_accepts_its_manifest_environment(
 def test_face_detector_starts_and_serves_with_the_manifest_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from facedetection.__main__ import build_parser, start
+    from facedetection.service import build_parser, start
 
     objects = deploy.render("scaled-cpu")
     container = deploy.pod_spec(deploy.by_name(objects, "Deployment")["facedetection"])["containers"][0]

@@ -9,9 +9,9 @@ import grpc
 import pytest
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
-from liquidedge.samples import SampleFrame
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2_grpc
+from meshtools.samples import SampleFrame
 from servicekit import (
     NOT_SERVING,
     SERVING,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from robot_fakes import FakeMesh, wait_for
 
-from liquidedge.localmesh import LocalMesh, wait_serving
+from meshtools.localmesh import LocalMesh, wait_serving
 from robotclient.behavior import BehaviorSettings, Command, State
 from robotclient.clock import Clock, MonotonicClock
 from robotclient.drivers.base import NoopDriver

@@ -16,7 +16,7 @@ import pytest
 
 from liquidedge.detections import Detections
 from liquidedge.imaging import encode_jpeg
-from liquidedge.samples import sample_frames, sample_image_bgr
+from meshtools.samples import sample_frames, sample_image_bgr
 from yolodetection.backends.opencv_dnn import OpenCVBackend
 from yolodetection.backends.torch_backend import OPENCV_SCORE_FLOOR, TorchBackend, TorchOptions
 from yolodetection.engine import YoloEngine, YoloSettings, make_blob

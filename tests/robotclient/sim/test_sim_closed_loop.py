@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from liquidedge.localmesh import LocalMesh
+from meshtools.localmesh import LocalMesh
 from robotclient.behavior import State
 from robotclient.clock import ManualClock
 from robotclient.link import LinkSettings, MeshLink

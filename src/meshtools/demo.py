@@ -9,27 +9,25 @@ from __future__ import annotations
 
 import itertools
 import logging
-import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
-
-import grpc
 
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.detections import Detections
 from liquidedge.imaging import ImageLimits, decode_jpeg
-from liquidedge.localmesh import LocalMesh
+from liquidedge.lockstep import FrameOptions, LockstepClient, Pacer
 from liquidedge.logs import configure_logging
-from liquidedge.samples import SampleFrame, sample_frames
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from liquidedge.stats import percentile_ms
+from liquidedge.v1 import detection_pb2
+from meshtools.localmesh import LocalMesh
+from meshtools.samples import SampleFrame, sample_frames
 
-log = logging.getLogger("liquidedge.demo")
+log = logging.getLogger("meshtools.demo")
 
 
 def build_parser() -> EnvDefaultsParser:
-    parser = EnvDefaultsParser(prog="liquidedge-demo", description=__doc__)
+    parser = EnvDefaultsParser(prog="meshtools.demo", description=__doc__)
     parser.env_flag(
         "--model-dir", "LIQUIDEDGE_MODEL_DIR", default="models", help="where `make models` put YOLO"
     )
@@ -45,28 +43,6 @@ def build_parser() -> EnvDefaultsParser:
     return parser
 
 
-def frame_requests(
-    frames: list[SampleFrame], count: int, fps: float, deadline_ms: int, answered: threading.Semaphore
-) -> Iterator[detection_pb2.DetectRequest]:
-    """Lock-step like a robot: the next frame is captured only once the last one is answered."""
-    period = 1.0 / fps if fps > 0 else 0.0
-    numbers = itertools.count(1) if count == 0 else range(1, count + 1)
-    for number, frame in zip(numbers, itertools.cycle(frames), strict=False):
-        answered.acquire()
-        started = time.monotonic()
-        yield detection_pb2.DetectRequest(
-            frame=detection_pb2.Frame(
-                number=number,
-                capture_time_us=time.monotonic_ns() // 1000,
-                jpeg=frame.jpeg,
-                source_id=frame.name,
-            ),
-            deadline_ms=deadline_ms,
-        )
-        if period:
-            time.sleep(max(0.0, period - (time.monotonic() - started)))
-
-
 def describe(response: detection_pb2.DetectResponse, rtt_ms: float) -> str:
     boxes = "  ".join(
         f"{d.label} {d.confidence:.2f} [{d.box.x},{d.box.y} {d.box.width}x{d.box.height}]"
@@ -80,11 +56,11 @@ def describe(response: detection_pb2.DetectResponse, rtt_ms: float) -> str:
     )
 
 
-def in_process_ms(frames: list[SampleFrame], model_dir: str, repeats: int) -> list[float]:
+def in_process_s(frames: list[SampleFrame], model_dir: str, repeats: int) -> list[float]:
     """Decode + face + YOLO on the same frames in this process: the mesh's floor."""
     from facedetection.engine import FaceEngine, FaceSettings
-    from yolodetection.__main__ import build_parser as yolo_parser
-    from yolodetection.__main__ import load_engine
+    from yolodetection.service import build_parser as yolo_parser
+    from yolodetection.service import load_engine
 
     face = FaceEngine(FaceSettings(instances=1))
     yolo = load_engine(yolo_parser().parse_args(["--model-dir", model_dir]))
@@ -93,8 +69,27 @@ def in_process_ms(frames: list[SampleFrame], model_dir: str, repeats: int) -> li
         start = time.perf_counter()
         image = decode_jpeg(frame.jpeg, ImageLimits()).image_bgr
         Detections.merge([face.detect(image), yolo.detect(image)])
-        times.append((time.perf_counter() - start) * 1000.0)
+        times.append(time.perf_counter() - start)
     return times
+
+
+def drive(client: LockstepClient, frames: list[SampleFrame], count: int, fps: float) -> list[float]:
+    """Lock-step like a robot, at most `fps` frames/s; prints each answer; returns the round trips.
+
+    Stops after `count` frames (0: until Ctrl-C) or at the first frame the mesh does not answer.
+    """
+    camera, never = Pacer(fps), threading.Event()
+    numbers = itertools.count(1) if count == 0 else range(1, count + 1)
+    rtts_s: list[float] = []
+    for number, frame in zip(numbers, itertools.cycle(frames), strict=False):
+        camera.wait(never)
+        outcome = client.send(frame.jpeg, number, source_id=frame.name)
+        if not outcome.answered:
+            print(f"stream ended: {outcome.code}: {outcome.details}", flush=True)
+            break
+        rtts_s.append(outcome.rtt_s)
+        print(describe(outcome.reply, outcome.rtt_s * 1000.0), flush=True)
+    return rtts_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,30 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         yolo_port=args.port + 4,
         view_port=args.view_port,
     )
-    rtts: list[float] = []
+    rtts_s: list[float] = []
     interrupted = False
     with mesh:
         print(f"mesh up: aggregator {mesh.address} (grpcurl -plaintext {mesh.address} list)", flush=True)
         if args.view_port >= 0:
             print(f"live view: http://127.0.0.1:{args.view_port}/", flush=True)
-        with grpc.insecure_channel(mesh.address) as channel:
-            stub = detection_pb2_grpc.DetectorStub(channel)
-            answered = threading.Semaphore(1)
-            requests = frame_requests(frames, args.frames, args.fps, args.deadline_ms, answered)
+        options = FrameOptions(source_id="demo", deadline_ms=args.deadline_ms)
+        with LockstepClient.to(mesh.address, options=options) as client:
             try:
-                for response in stub.DetectStream(requests):
-                    rtt_ms = (time.monotonic_ns() // 1000 - response.capture_time_us) / 1000.0
-                    answered.release()
-                    rtts.append(rtt_ms)
-                    print(describe(response, rtt_ms), flush=True)
+                rtts_s = drive(client, frames, args.frames, args.fps)
             except KeyboardInterrupt:
                 interrupted = True
                 print("\nCtrl-C: stopping the mesh", flush=True)
-            except grpc.RpcError as error:
-                print(f"stream ended: {error.code().name}: {error.details()}", flush=True)
-    if not interrupted and len(rtts) >= len(frames):
-        local = in_process_ms(frames, args.model_dir, repeats=max(1, min(4, len(rtts) // len(frames))))
-        mesh_p50, local_p50 = statistics.median(rtts[len(frames) :] or rtts), statistics.median(local)
+    if not interrupted and len(rtts_s) >= len(frames):
+        local_s = in_process_s(frames, args.model_dir, repeats=max(1, min(4, len(rtts_s) // len(frames))))
+        mesh_p50 = percentile_ms(rtts_s[len(frames) :] or rtts_s, 50) or 0.0
+        local_p50 = percentile_ms(local_s, 50) or 0.0
         print(
             f"round trip through the mesh p50 {mesh_p50:.1f} ms; same work in-process p50 {local_p50:.1f} ms "
             f"(ratio {mesh_p50 / local_p50:.2f}; the mesh runs face and YOLO concurrently)"

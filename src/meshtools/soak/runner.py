@@ -16,10 +16,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from liquidedge.localmesh import LocalMesh
-from liquidedge.soak.memory import RssSampler
-from liquidedge.soak.report import WARMUP, PhaseSpan, memory_figures, summarise
-from liquidedge.soak.traffic import PhaseBoard, Recorder, Robot, RobotSettings
+from meshtools.localmesh import LocalMesh
+from meshtools.soak.memory import RssSampler
+from meshtools.soak.report import WARMUP, PhaseSpan, memory_figures, summarise
+from meshtools.soak.traffic import PhaseBoard, Recorder, Robot, RobotSettings
 
 log = logging.getLogger(__name__)
 

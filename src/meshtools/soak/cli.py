@@ -1,4 +1,4 @@
-"""`python -m liquidedge.soak` / `make soak`: bounded soak and load run against the mesh.
+"""`python -m meshtools.soak` / `make soak`: bounded soak and load run against the mesh.
 
 Prints a table (throughput, latency percentiles of admitted frames, refusals by code, RSS of
 each service after warm-up and at the end) and writes the full figures as JSON with --json.
@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from liquidedge.config import EnvDefaultsParser
-from liquidedge.soak.report import format_table
-from liquidedge.soak.runner import SoakConfig, run_soak
-from liquidedge.soak.traffic import MODES
+from meshtools.soak.report import format_table
+from meshtools.soak.runner import SoakConfig, run_soak
+from meshtools.soak.traffic import MODES
 
 SERVICES = ("face", "yolo", "aggregator")
 
 
 def build_parser() -> EnvDefaultsParser:
-    parser = EnvDefaultsParser(prog="python -m liquidedge.soak", description=__doc__.splitlines()[0])
+    parser = EnvDefaultsParser(prog="python -m meshtools.soak", description=__doc__.splitlines()[0])
     parser.env_flag(
         "--seconds", "SOAK_SECONDS", default=60.0, type=float, help="measured time (after warm-up)"
     )
@@ -124,7 +123,7 @@ def config_from_args(args: object) -> SoakConfig:
 
 
 def load_frames(size: str) -> list[bytes]:
-    from liquidedge.samples import sample_frames  # needs scikit-image (demo/dev extra)
+    from meshtools.samples import sample_frames  # needs scikit-image (demo/dev extra)
 
     width, _, height = size.partition("x")
     return [frame.jpeg for frame in sample_frames(size_wh=(int(width), int(height)))]
@@ -153,7 +152,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         and report["total"]["answered"] > 0
     )
     return 0 if healthy else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

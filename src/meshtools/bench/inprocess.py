@@ -16,16 +16,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from liquidedge.bench.load import Stream
 from liquidedge.detections import Detections
 from liquidedge.imaging import ImageLimits, decode_jpeg
-from liquidedge.samples import SampleFrame
+from meshtools.bench.load import Stream
+from meshtools.samples import SampleFrame
 
 log = logging.getLogger(__name__)
 
 
 def yolo_args(flags: Sequence[str]) -> argparse.Namespace:
-    from yolodetection.__main__ import build_parser
+    from yolodetection.service import build_parser
 
     return build_parser().parse_args(list(flags))
 
@@ -45,11 +45,11 @@ class InProcessEngines:
     def build(
         cls, frames: Sequence[SampleFrame], yolo_flags: Sequence[str], face_flags: Sequence[str]
     ) -> InProcessEngines:
-        from facedetection.__main__ import build_parser as face_parser
-        from facedetection.__main__ import settings_from
         from facedetection.engine import FaceEngine
-        from yolodetection.__main__ import load_engine
+        from facedetection.service import build_parser as face_parser
+        from facedetection.service import settings_from
         from yolodetection.batching import DynamicBatcher
+        from yolodetection.service import load_engine
 
         face = FaceEngine(settings_from(face_parser().parse_args(list(face_flags))))
         served = load_engine(yolo_args(yolo_flags))

@@ -1,4 +1,4 @@
-"""`python -m liquidedge.bench` (`make bench`, `make bench-short`).
+"""`python -m meshtools.bench` (`make bench`, `make bench-short`).
 
 Prints one table (frames/s, latency p50/p95/p99 per case and number of streams), the ratios
 against baselines measured in the same run, and writes the same as JSON.
@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,14 +18,15 @@ from typing import Any
 
 import cv2
 
-from liquidedge.bench.grpc_cases import grpc_stream, service_flags, start_service
-from liquidedge.bench.inprocess import InProcessEngines, decode_work, model_only_work
-from liquidedge.bench.load import CaseResult, Stream, run_closed_loop, run_repeated
-from liquidedge.bench.report import compute_ratios, format_ratios, format_table, write_json
 from liquidedge.config import EnvDefaultsParser
-from liquidedge.samples import sample_frames
+from meshtools.bench.grpc_cases import NO_SHEDDING, grpc_stream, service_flags
+from meshtools.bench.inprocess import InProcessEngines, decode_work, model_only_work
+from meshtools.bench.load import CaseResult, Stream, run_closed_loop, run_repeated
+from meshtools.bench.report import compute_ratios, format_ratios, format_table, write_json
+from meshtools.localmesh import LocalMesh, start_service
+from meshtools.samples import sample_frames
 
-log = logging.getLogger("liquidedge.bench")
+log = logging.getLogger("meshtools.bench")
 
 FULL_STREAMS = (1, 4, 16, 64)
 SHORT_STREAMS = (1, 4)
@@ -47,7 +47,7 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 
 def build_parser() -> EnvDefaultsParser:
-    parser = EnvDefaultsParser(prog="liquidedge.bench", description=__doc__)
+    parser = EnvDefaultsParser(prog="meshtools.bench", description=__doc__)
     parser.add_argument("--short", action="store_true", help="a quick run (under a minute on a 2-core CPU)")
     parser.env_flag(
         "--model-dir", "LIQUIDEDGE_MODEL_DIR", default="models", help="where `make models` put YOLO"
@@ -80,7 +80,7 @@ def build_parser() -> EnvDefaultsParser:
         action="append",
         default=[],
         metavar="NAME=FLAGS",
-        help="also run the mesh with these extra aggregator flags, e.g. aio='--server-mode aio'; "
+        help="also run the mesh with these extra aggregator flags, e.g. no-retry='--attempts 1'; "
         "prints mesh-NAME / mesh ratios",
     )
     return parser
@@ -199,15 +199,13 @@ class Services:
 
 
 def start_services(plan: Plan, model_dir: str) -> Services:
-    from liquidedge.localmesh import LocalMesh
-
     room = service_flags(max(plan.streams))
     quiet = ["--log-level", "WARNING"]
     extra = {
         "yolo": [*plan.yolo_flags, *room, *quiet],
         "face": [*room, *quiet],
         # Engine timeouts sized for throughput runs: at 64 CPU streams a frame waits seconds.
-        "aggregator": [*room, *quiet, "--engine-timeout-ms", "120000"],
+        "aggregator": [*NO_SHEDDING, *quiet, "--engine-timeout-ms", "120000"],
     }
     mesh = LocalMesh(model_dir, extra_args=extra).start(timeout_s=300)
     unbatched = None
@@ -247,7 +245,7 @@ def run_streams(
 def run_mesh_variants(
     runner: Runner, services: Services, frames: Sequence[Any], variants: Sequence[tuple[str, list[str]]]
 ) -> None:
-    """The aggregator restarted with extra flags (the asyncio-vs-threads hook), same backends."""
+    """The aggregator restarted with extra flags (e.g. another retry policy), same backends."""
     mesh = services.mesh
     for name, flags in variants:
         aggregator = mesh.services["aggregator"]
@@ -300,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("liquidedge.localmesh").setLevel(logging.WARNING)
+    logging.getLogger("meshtools.localmesh").setLevel(logging.WARNING)
     started = time.perf_counter()
     info = describe(plan)
     if plan.random_weights:
@@ -335,7 +333,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(path, info, runner.results, ratios)
     print(f"\nwrote {path}")
     return 1 if any(r.errors for r in runner.results) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
 """Turn the frame records and memory samples of a soak run into figures and a table.
 
-Latency percentiles are over admitted frames only (answered OK, partial answers included):
-a refused frame costs the robot one frame, not latency, and mixing the fast refusals in
-would make an overloaded mesh look quicker. Refusals are counted by status code, with
+Latency percentiles (`liquidedge.stats`) are over admitted frames only (answered OK, partial
+answers included): a refused frame costs the robot one frame, not latency, and mixing the
+fast refusals in would make an overloaded mesh look quicker. Refusals are counted by status code, with
 RESOURCE_EXHAUSTED reported separately as "shed".
 """
 
@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from liquidedge.soak.memory import RssSample
-from liquidedge.soak.traffic import FrameRecord
+from liquidedge.lockstep import Outcome
+from liquidedge.stats import tally
+from meshtools.soak.memory import RssSample
 
 SHED = "RESOURCE_EXHAUSTED"
 WARMUP = -1
@@ -34,40 +33,25 @@ class PhaseSpan:
         return max(0.0, self.ended_s - self.started_s)
 
 
-def latency_ms(latencies_s: Sequence[float]) -> dict[str, float | None]:
-    if not latencies_s:
-        return {"p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    values = np.asarray(latencies_s, np.float64) * 1000.0
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {
-        "p50": round(float(p50), 2),
-        "p95": round(float(p95), 2),
-        "p99": round(float(p99), 2),
-        "max": round(float(values.max()), 2),
-        "mean": round(float(values.mean()), 2),
-    }
-
-
-def phase_figures(span: PhaseSpan, sent: int, records: Sequence[FrameRecord]) -> dict[str, Any]:
-    codes = Counter(r.code for r in records)
-    answered = codes.pop("OK", 0)
-    shed = codes.pop(SHED, 0)
-    partial = Counter(engine for r in records if r.code == "OK" for engine in r.partial)
+def phase_figures(span: PhaseSpan, sent: int, outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    counted = tally(outcomes)
+    errors = dict(counted.failures_by_code)
+    shed = errors.pop(SHED, 0)
     return {
         "phase": "warm-up" if span.index == WARMUP else span.index + 1,
         "streams": span.streams,
         "seconds": round(span.seconds, 2),
         "sent": sent,
-        "answered": answered,
+        "answered": counted.answered,
         "shed": shed,
-        "errors": dict(sorted(codes.items())),
-        "failed": shed + sum(codes.values()),
-        "in_flight_at_stop": sent - len(records),
-        "partial_answers": sum(1 for r in records if r.code == "OK" and r.partial),
-        "partial_engines": dict(sorted(partial.items())),
-        "throughput_fps": round(answered / span.seconds, 2) if span.seconds else 0.0,
+        "errors": errors,
+        "failed": counted.failed,
+        "in_flight_at_stop": sent - counted.sent,
+        "partial_answers": counted.partial_answers,
+        "partial_engines": counted.partial_engines,
+        "throughput_fps": round(counted.answered / span.seconds, 2) if span.seconds else 0.0,
         "shed_fraction": round(shed / sent, 4) if sent else 0.0,
-        "latency_ms": latency_ms([r.latency_s for r in records if r.code == "OK"]),
+        "latency_ms": counted.rtt_ms(2, extremes=True),
     }
 
 
@@ -99,25 +83,26 @@ def memory_figures(
 def summarise(
     spans: Sequence[PhaseSpan],
     sent_by_phase: Mapping[int, int],
-    records: Sequence[FrameRecord],
+    records: Sequence[tuple[int, Outcome]],
     memory: Mapping[str, dict[str, Any]],
     settings: Mapping[str, Any],
 ) -> dict[str, Any]:
-    by_phase: dict[int, list[FrameRecord]] = {}
-    for record in records:
-        by_phase.setdefault(record.phase, []).append(record)
+    """`records` are (phase, outcome) pairs, the phase being the one a frame was sent in."""
+    by_phase: dict[int, list[Outcome]] = {}
+    for phase, outcome in records:
+        by_phase.setdefault(phase, []).append(outcome)
     phases = [phase_figures(s, sent_by_phase.get(s.index, 0), by_phase.get(s.index, [])) for s in spans]
     measured = [p for p, s in zip(phases, spans, strict=True) if s.index != WARMUP]
-    measured_records = [r for r in records if r.phase != WARMUP]
+    measured_outcomes = [outcome for phase, outcome in records if phase != WARMUP]
     total_span = PhaseSpan(
         0,
         max((s.streams for s in spans), default=0),
         min((s.started_s for s in spans if s.index != WARMUP), default=0.0),
         max((s.ended_s for s in spans), default=0.0),
     )
-    total = phase_figures(total_span, sum(p["sent"] for p in measured), measured_records)
+    total = phase_figures(total_span, sum(p["sent"] for p in measured), measured_outcomes)
     total["phase"] = "all"
-    codes = Counter(r.code for r in records)
+    codes = Counter(outcome.code for _, outcome in records)
     return {
         "settings": dict(settings),
         "phases": phases,

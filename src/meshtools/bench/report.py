@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from liquidedge.bench.load import CaseResult
+from meshtools.bench.load import CaseResult
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from liquidedge.stats import percentiles_ms
 
 # A stream is built once per stream (its own channel, say) and then called once per frame
 # with the frame's index; `close` releases what it holds.
@@ -65,10 +65,9 @@ class CaseResult:
 
 
 def percentiles(latencies_s: list[float]) -> tuple[float, float, float]:
-    if not latencies_s:
-        return (float("nan"),) * 3  # type: ignore[return-value]
-    p50, p95, p99 = np.percentile(np.asarray(latencies_s) * 1000.0, [50, 95, 99])
-    return float(p50), float(p95), float(p99)
+    """p50, p95, p99 in milliseconds (`liquidedge.stats`), NaN without samples (the table's `-`)."""
+    p50, p95, p99 = (math.nan if v is None else v for v in percentiles_ms(latencies_s).values())
+    return p50, p95, p99
 
 
 def run_closed_loop(

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -85,6 +85,35 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def start_service(name: str, module: str, args: Sequence[str], timeout_s: float = 120.0) -> ServiceProcess:
+    """One service process on a free loopback port, started and SERVING (e.g. an unbatched YOLO
+    beside the mesh's batched one); stopped again if it does not come up."""
+    service = ServiceProcess(
+        name,
+        module,
+        free_port(),
+        [
+            "--host",
+            "127.0.0.1",
+            "--metrics-port",
+            "-1",
+            "--log-format",
+            "text",
+            "--log-level",
+            "WARNING",
+            *args,
+        ],
+        {"PYTHONUNBUFFERED": "1"},
+    )
+    service.start()
+    try:
+        wait_serving(service.address, timeout_s)
+    except BaseException:
+        service.stop()
+        raise
+    return service
 
 
 @dataclass
