@@ -58,7 +58,8 @@ class GalleryHolder:
         previous = self._current
         self._current = gallery
         log.info(
-            "gallery swapped",
+            "gallery swapped to %s",
+            gallery.version,
             extra={
                 "version": gallery.version,
                 "previous": None if previous is None else previous.version,
@@ -81,7 +82,10 @@ class GalleryHolder:
             except GalleryError as error:
                 self._refused[wanted] = str(error)
                 log.error(
-                    "gallery version refused; keeping the current one",
+                    "gallery version %s refused, keeping %s: %s",
+                    wanted,
+                    self.version,
+                    error,
                     extra={"refused": wanted, "version": self.version, "error": str(error)},
                 )
                 return Refresh(False, self.version, str(error))

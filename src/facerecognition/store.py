@@ -124,7 +124,7 @@ class GalleryStore:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         _fsync_dir(self.versions_dir)
-        log.info("gallery version saved", extra={"version": gallery.version, "path": str(final)})
+        log.info("gallery version %s saved in %s", gallery.version, final, extra={"version": gallery.version})
         return final
 
     def publish(self, version: str) -> None:
@@ -142,7 +142,7 @@ class GalleryStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         _fsync_dir(self.root)
-        log.info("gallery version published", extra={"version": version})
+        log.info("gallery version %s published", version, extra={"version": version})
 
     def save_and_publish(self, gallery: Gallery) -> Path:
         path = self.save(gallery)
