@@ -25,7 +25,7 @@ from facerecognition.embedder import Embedder, FaceAligner, LocalEmbedder, Proce
 from facerecognition.gallery import UNKNOWN
 from facerecognition.holder import GalleryHolder
 from facerecognition.model_files import RecognitionModelFiles
-from facerecognition.tracker import IdentityTracker
+from facerecognition.tracker import IdentityTracker, appearance
 from liquidedge.detections import Detections
 
 # Measured on the fetched photos (docs/recognition.md): same person <= 0.40 down to 60 px
@@ -144,7 +144,11 @@ class RecognitionEngine:
         areas = (faces.xyxy[:, 2] - faces.xyxy[:, 0]) * (faces.xyxy[:, 3] - faces.xyxy[:, 1])
         ranked = big_enough[np.argsort(-areas[big_enough], kind="stable")]
         chosen = ranked[: s.max_faces]
-        slots = tracker.step(faces.xyxy, version) if tracker is not None else None
+        slots = None
+        if tracker is not None:
+            chosen_set = set(chosen.tolist())
+            looks = [appearance(image_bgr, faces.xyxy[i]) if i in chosen_set else None for i in range(n)]
+            slots = tracker.step(faces.xyxy, version, looks)
 
         reused = 0
         pending: list[int] = []
