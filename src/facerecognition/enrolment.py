@@ -85,8 +85,8 @@ class Enroller:
         self.min_face = min_face
         self._detectors = InstancePool(dlib.get_frontal_face_detector, detectors)
 
-    def find_face(self, image_bgr: np.ndarray, photo: str) -> tuple[int, int, int, int]:
-        """The single face's box (x1, y1, x2, y2) in the photo, or the reason there is none."""
+    def detect_faces(self, image_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Every face dlib's detector finds, as (x1, y1, x2, y2) in the photo's pixels."""
         height, width = image_bgr.shape[:2]
         scale = min(1.0, _DETECT_MAX_SIDE / max(height, width))
         small = (
@@ -97,7 +97,7 @@ class Enroller:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         with self._detectors.borrow() as detector:
             rects = detector(rgb, 1)  # upsample once: finds faces down to ~40 px of `small`
-        boxes = [
+        return [
             (
                 max(0, round(r.left() / scale)),
                 max(0, round(r.top() / scale)),
@@ -106,6 +106,10 @@ class Enroller:
             )
             for r in rects
         ]
+
+    def find_face(self, image_bgr: np.ndarray, photo: str) -> tuple[int, int, int, int]:
+        """The single face's box (x1, y1, x2, y2) in the photo, or the reason there is none."""
+        boxes = self.detect_faces(image_bgr)
         big = [b for b in boxes if min(b[2] - b[0], b[3] - b[1]) >= self.min_face]
         if len(big) > 1:
             raise MultipleFacesError(
