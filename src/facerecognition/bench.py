@@ -143,30 +143,30 @@ def _largest_face(enroller: Enroller, image: np.ndarray) -> np.ndarray:
 def distances(
     enroller: Enroller, gallery: Gallery, photos: dict[str, np.ndarray]
 ) -> dict[str, dict[str, float]]:
-    """Each photo's largest face against each enrolled person: as is, and shrunk to 60 px at JPEG 50."""
+    """Each photo's largest face against each enrolled person: as is, and shrunk to 60 px at
+    JPEG 50; then any other box dlib's detector drew in the photo (not faces of anyone here)."""
+
+    def row(picture: np.ndarray, box: np.ndarray) -> dict[str, float]:
+        (vector,) = enroller.embedder.embed([enroller.aligner.chip(picture, box)])
+        if vector is None:
+            raise RuntimeError("no embedding without a deadline")
+        names = np.asarray(gallery.names)
+        return {
+            person: float(np.min(np.linalg.norm(gallery.embeddings[names == person] - vector, axis=1)))
+            for person in gallery.people
+        }
+
     table: dict[str, dict[str, float]] = {}
     for name, image in photos.items():
-        box = _largest_face(enroller, image)
-        for side in (None, 60):
-            picture, face_box = image, box
-            if side is not None:
-                scale = side / (box[2] - box[0])
-                small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-                _, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 50])
-                picture, face_box = cv2.imdecode(data, cv2.IMREAD_COLOR), box * scale
-            (vector,) = enroller.embedder.embed([enroller.aligner.chip(picture, face_box)])
-            if vector is None:
-                raise RuntimeError("no embedding without a deadline")
-            table[name if side is None else f"{name} @{side}px q50"] = {
-                person: float(
-                    np.min(
-                        np.linalg.norm(
-                            gallery.embeddings[np.asarray(gallery.names) == person] - vector, axis=1
-                        )
-                    )
-                )
-                for person in gallery.people
-            }
+        found = sorted(enroller.detect_faces(image), key=lambda b: b[0] - b[2])  # largest first
+        box = np.asarray(found[0], np.float64)
+        table[name] = row(image, box)
+        scale = 60 / (box[2] - box[0])
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        _, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 50])
+        table[f"{name} @60px q50"] = row(cv2.imdecode(data, cv2.IMREAD_COLOR), box * scale)
+        for k, other in enumerate(found[1:], 1):
+            table[f"{name} other box {k}"] = row(image, np.asarray(other, np.float64))
     return table
 
 
