@@ -136,12 +136,15 @@ def test_deadline_passed_faces_come_back_unknown_and_late(
     assert result.report.late == 0 and list(result.detections.data["identity"]) == ["obama"]
 
 
-def test_no_gallery_means_unknown_for_everyone(aligner, counting, recognition_files, photos, haar) -> None:
-    engine = make_engine(aligner, counting, None, recognition_files.model_id)
+def test_no_gallery_means_unknown_for_everyone(recognition_files, photos, haar) -> None:
+    holder = GalleryHolder(recognition_files.model_id)
+    engine = RecognitionEngine.build(recognition_files, holder, RecognitionSettings(workers=0))
     faces = haar.detect(photos["obama2"])
     result = engine.recognize(photos["obama2"], faces)
-    assert result.report.no_gallery == len(faces) and counting.chips == 0
+    assert result.report.no_gallery == len(faces) == 1 and result.report.outcomes()["no_gallery"] == 1
     assert result.detections.attributes(0) == {"identity": "unknown"}
+    with pytest.raises(ValueError, match="holder expects model"):
+        RecognitionEngine.build(recognition_files, GalleryHolder("other"), RecognitionSettings(workers=0))
 
 
 @pytest.mark.parametrize(
