@@ -28,9 +28,10 @@ from facerecognition.model_files import RecognitionModelFiles
 from facerecognition.tracker import IdentityTracker, appearance
 from liquidedge.detections import Detections
 
-# Measured on the fetched photos (docs/recognition.md): same person <= 0.40 down to 60 px
-# faces at JPEG quality 50, different people >= 0.74, non-face boxes >= 0.68. dlib's usual
-# 0.6 also separates them; 0.55 sits midway and keeps a wider margin against false boxes.
+# Measured on the fetched photos (docs/recognition.md): same person <= 0.47 down to 60 px
+# faces at JPEG quality 50, different people >= 0.78, boxes that are not faces >= 0.68.
+# dlib's usual 0.6 also separates them; 0.55 leans to the strict side of the 0.575 midpoint,
+# since a wrong name is worse than "unknown" (which the next re-check can still fix).
 DEFAULT_THRESHOLD = 0.55
 DEFAULT_MIN_FACE = 60
 
@@ -116,6 +117,25 @@ class RecognitionEngine:
     def close(self) -> None:
         self.embedder.close()
 
+    def _big_enough_largest_first(self, faces: Detections) -> np.ndarray:
+        """Indices of the faces at least `min_face` on their shorter side, largest area first."""
+        wh = faces.xyxy[:, 2:] - faces.xyxy[:, :2]
+        big_enough = np.flatnonzero(wh.min(axis=1) >= self.settings.min_face)
+        areas = wh[big_enough, 0] * wh[big_enough, 1]
+        return big_enough[np.argsort(-areas, kind="stable")]
+
+    def _embed(
+        self, image_bgr: np.ndarray, boxes: np.ndarray, deadline: float | None
+    ) -> list[np.ndarray | None]:
+        """One embedding (or None: late) per box; alignment also stops at the deadline."""
+        chips = []
+        for box in boxes:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            chips.append(self.aligner.chip(image_bgr, box))
+        vectors = self.embedder.embed(chips, deadline) if chips else []
+        return vectors + [None] * (len(boxes) - len(vectors))
+
     def recognize(
         self,
         image_bgr: np.ndarray,
@@ -138,12 +158,8 @@ class RecognitionEngine:
                 out, RecognitionReport(None, faces=n, no_gallery=n, seconds=time.monotonic() - start)
             )
         version = gallery.version
-        s = self.settings
-        sides = np.minimum(faces.xyxy[:, 2] - faces.xyxy[:, 0], faces.xyxy[:, 3] - faces.xyxy[:, 1])
-        big_enough = np.flatnonzero(sides >= s.min_face)
-        areas = (faces.xyxy[:, 2] - faces.xyxy[:, 0]) * (faces.xyxy[:, 3] - faces.xyxy[:, 1])
-        ranked = big_enough[np.argsort(-areas[big_enough], kind="stable")]
-        chosen = ranked[: s.max_faces]
+        ranked = self._big_enough_largest_first(faces)
+        chosen = ranked[: self.settings.max_faces]
         slots = None
         if tracker is not None:
             chosen_set = set(chosen.tolist())
@@ -160,17 +176,11 @@ class RecognitionEngine:
             identity[i], distance[i] = known.name, known.distance
             reused += 1
 
-        chips = []
-        for i in pending:
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            chips.append(self.aligner.chip(image_bgr, faces.xyxy[i]))
-        vectors = self.embedder.embed(chips, deadline) if chips else []
         embedded = 0
-        for i, vector in zip(pending, vectors, strict=False):
+        for i, vector in zip(pending, self._embed(image_bgr, faces.xyxy[pending], deadline), strict=True):
             if vector is None:
                 continue
-            match = gallery.match(vector, s.threshold)
+            match = gallery.match(vector, self.settings.threshold)
             identity[i] = match.name
             distance[i] = match.distance if np.isfinite(match.distance) else np.nan
             embedded += 1
@@ -184,7 +194,7 @@ class RecognitionEngine:
             faces=n,
             recognised=recognised,
             strangers=handled - recognised,
-            too_small=n - len(big_enough),
+            too_small=n - len(ranked),
             over_limit=len(ranked) - len(chosen),
             late=len(pending) - embedded,
             embedded=embedded,
