@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,18 @@ import pytest
 from facerecognition.cli import build_parser, main
 from facerecognition.model_files import RecognitionModelFiles
 from facerecognition.store import GalleryStore
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """`main()` configures the root logger onto this test's captured stderr, which closes after
+    the test: put the root logger back, or later tests' log lines would hit a closed file."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
