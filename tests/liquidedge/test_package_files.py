@@ -74,7 +74,7 @@ def test_checksum_mismatch_leaves_no_file(tmp_path: Path, fake_pip: list[list[st
 
 
 def test_missing_member_is_an_error(tmp_path: Path, fake_pip: list[list[str]]) -> None:
-    with pytest.raises(RuntimeError, match="pkg-1.0/nothing missing from pkg-1.0.tar.gz"):
+    with pytest.raises(RuntimeError, match=r"pkg-1\.0/nothing missing from pkg-1\.0\.tar\.gz"):
         fetch_package_files("pkg==1.0", [PackageFile("pkg-1.0/nothing", "x", "0" * 64)], tmp_path)
 
 
