@@ -21,7 +21,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[dev,demo]'
+	$(PIP) install -q --only-binary dlib-bin -e '.[dev,demo,recognition]'
 	touch $@
 
 install: $(STAMP)

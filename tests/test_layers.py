@@ -24,7 +24,14 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 RUNTIME, TOOLS = "liquidedge", "meshtools"
 # Jobs run beside the mesh and import what they train for, as tools import what they drive.
 JOBS = ("modeltrainer",)
-SERVICES = ("facedetection", "yolodetection", "objectdetection", "classification", "datasetingest")
+SERVICES = (
+    "facedetection",
+    "yolodetection",
+    "objectdetection",
+    "classification",
+    "facerecognition",
+    "datasetingest",
+)
 CLIENTS = ("robotclient",)
 # Libraries under the services: the model store; the RoboMaster bridge imports nothing of ours.
 LIBRARIES = ("modelstore",)
