@@ -1,0 +1,1 @@
+"""Tools that drive the mesh from outside: emulators, benchmarks, demos, local launchers."""
