@@ -72,6 +72,14 @@ class _Mailbox:
             self._cond.notify_all()
             return replaced
 
+    def wait(self, timeout_s: float) -> bool:
+        """True once a frame is waiting (without taking it)."""
+        with self._cond:
+            return (
+                self._cond.wait_for(lambda: self._item is not None or self._closed, timeout_s)
+                and not self._closed
+            )
+
     def take(self, timeout_s: float) -> Frame | None:
         with self._cond:
             self._cond.wait_for(lambda: self._item is not None or self._closed, timeout_s)
@@ -152,6 +160,7 @@ class Camera:
         self._received = _Window(health.rate_window_s)
         self._answered = _Window(health.rate_window_s)
         self._recent_faults: deque[tuple[float, str, str]] = deque(maxlen=64)
+        self._mesh_issues: deque[tuple[float, str, str]] = deque(maxlen=64)
         self._answers: deque[Answer] = deque(maxlen=keep_answers)
         self._last_frame_mono: float | None = None
         self._connected = False
@@ -199,11 +208,20 @@ class Camera:
             self._answered.add(self.clock(), answer.rtt_s)
             self._answers.append(answer)
 
-    def mesh_failed(self, code: str, detail: str) -> None:
-        """A frame sent to the mesh came back with an error (or none in time)."""
+    def mesh_failed(self, code: str, detail: str, *, frame_lost: bool = True) -> None:
+        """The mesh answered a frame (or the stream) with an error, or not in time.
+
+        INVALID_ARGUMENT means the camera sent something that is not a usable JPEG: the
+        camera's fault. Anything else (mesh down, overloaded, late) is the mesh's trouble:
+        shown beside the camera, but it does not make the camera degraded.
+        """
         with self._lock:
-            self.counters.failed += 1
-        self.fault("mesh", f"{code}: {detail}")
+            if frame_lost:
+                self.counters.failed += 1
+            if code != "INVALID_ARGUMENT":
+                self._mesh_issues.append((self.clock(), code, detail))
+                return
+        self.fault("rejected", f"the mesh refused a frame: {detail}")
 
     # -- read by the dashboard ------------------------------------------------------------------
 
@@ -274,4 +292,13 @@ class Camera:
                 "dropped_stale": c.dropped_stale,
                 "connects": c.connects,
                 "faults": dict(c.faults),
+                "mesh_issue": self._mesh_issue(now),
             }
+
+    def _mesh_issue(self, now: float) -> str:
+        recent = [(c, d) for t, c, d in self._mesh_issues if t >= now - self.health.degraded_window_s]
+        if not recent:
+            return ""
+        codes = Counter(c for c, _d in recent)
+        code, detail = recent[-1]
+        return f"{code} x{codes[code]}: {detail}"

@@ -22,6 +22,7 @@ import grpc
 from cameragateway.board import EngineBoard, History, RecentDetections
 from cameragateway.camera import OFFLINE, Answer, Camera, HealthSettings
 from cameragateway.events import EventHub, answer_event
+from cameragateway.gate import FairGate
 from cameragateway.meshlink import CameraLink, LinkSettings
 from cameragateway.metrics import GatewayMetrics
 from cameragateway.puller import MjpegPuller, PullSettings
@@ -43,6 +44,8 @@ class FleetSettings:
     pull: PullSettings = field(default_factory=PullSettings)
     link: LinkSettings = field(default_factory=LinkSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    # Most frames in the mesh at once, over all cameras (the gate adapts below this).
+    max_in_flight: int = 4
     # A registered camera offline this long is forgotten; 0 keeps it forever.
     remove_after_s: float = 600.0
     gateway_name: str = field(default_factory=socket.gethostname)
@@ -79,6 +82,7 @@ class CameraFleet:
         self.sinks = sinks
         self.metadata = metadata
         self.extra_state = extra_state
+        self.gate = FairGate(settings.max_in_flight)
         self.engines = EngineBoard()
         self.detections = RecentDetections()
         self.history = History()
@@ -112,7 +116,9 @@ class CameraFleet:
         s = self.settings
         camera = Camera(spec.camera_id, spec.url, origin, s.health)
         puller = MjpegPuller(spec.url, camera, s.pull, name=spec.camera_id)
-        link = CameraLink(self.channel, camera, s.link, self._on_answer, metadata=self.metadata)
+        link = CameraLink(
+            self.channel, camera, s.link, self._on_answer, gate=self.gate, metadata=self.metadata
+        )
         link.start()
         puller.start()
         return _Entry(camera, puller, link)
@@ -210,6 +216,7 @@ class CameraFleet:
             "time": time.time(),
             "cameras": sorted(snapshots, key=lambda c: c["id"]),
             "engines": engines,
+            "gate": self.gate.stats(),
             **self.extra_state(),
         }
 

@@ -1,11 +1,12 @@
 """Each camera's own v1 `DetectStream` to the aggregator, as a robot streams.
 
 One stream per camera, each fed from that camera's one-slot mailbox, at most `max_fps`
-frames a second, one frame in flight: so cameras share the mesh fairly (a slow or hostile
-camera occupies its own stream and nothing else), the newest frame is always the next one
-sent, and nothing queues. Each frame carries a deadline; a late answer cuts the stream (the
-frame is booked as DEADLINE_EXCEEDED) and a new one opens. Frames older than the deadline
-when their turn comes are dropped as stale rather than sent.
+frames a second, one frame in flight: a slow or hostile camera occupies its own stream and
+nothing else, the newest frame is always the next one sent, and nothing queues. Before it
+takes a frame, a camera waits for a slot at the shared `FairGate` (fair order, a limit the
+gate adapts to what the mesh answers in time), so a saturated mesh is never handed more work
+than it can finish within the deadline. Each frame carries a deadline; a late answer cuts the
+stream (the frame is booked as DEADLINE_EXCEEDED) and a new one opens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from cameragateway.camera import Answer, Camera, Frame
+from cameragateway.gate import FairGate
 from liquidedge.messages import detections_from_proto
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
@@ -90,11 +92,14 @@ class CameraLink:
         settings: LinkSettings,
         on_answer: Callable[[Camera, Answer], None],
         *,
+        gate: FairGate | None = None,
         metadata: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.camera = camera
         self.settings = settings
         self.on_answer = on_answer
+        self.gate = gate or FairGate(1, adaptive=False)
+        self._flight_lock = threading.Lock()
         self._stub = detection_pb2_grpc.DetectorStub(channel)
         self._metadata = metadata
         self._stop = threading.Event()
@@ -115,6 +120,8 @@ class CameraLink:
         if call is not None:
             call.cancel()
         self._thread.join(timeout_s)
+        self._land("other")
+        self.gate.leave(self.camera.id)
 
     # -- worker -------------------------------------------------------------------------------
 
@@ -139,13 +146,18 @@ class CameraLink:
             finally:
                 self._call = None
 
+    def _land(self, outcome: str) -> tuple[Frame, float] | None:
+        """The frame in flight (if any) is done: give its gate slot back with `outcome`."""
+        with self._flight_lock:
+            in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            self.gate.release(outcome)
+        return in_flight
+
     def _fail(self, code: str, details: str) -> None:
         """Book the frame in flight (if any) as failed; a stream error with none is the mesh's."""
-        in_flight, self._in_flight = self._in_flight, None
-        if in_flight is not None:
-            self.camera.mesh_failed(code, details)
-        else:
-            self.camera.fault("mesh", f"{code}: {details}")
+        in_flight = self._land("late" if code == "DEADLINE_EXCEEDED" else "other")
+        self.camera.mesh_failed(code, details, frame_lost=in_flight is not None)
         log.debug("camera %s: mesh %s %s", self.camera.id, code, details)
 
     def _stream(self) -> None:
@@ -156,8 +168,7 @@ class CameraLink:
         self._call = call
         try:
             for response in call:
-                sent = self._in_flight
-                self._in_flight = None
+                sent = self._land("ok")
                 if sent is not None and response.frame_number == sent[0].number:
                     now = time.monotonic()
                     answer = answer_from_response(sent[0], response, now - sent[1], time.time())
@@ -172,17 +183,24 @@ class CameraLink:
             finished.set()
 
     def _next_frame(self) -> Frame | None:
-        """The newest frame once the rate limit allows one; None to look again shortly."""
+        """The newest frame, once the rate limit allows one and the gate gives a slot; else None.
+
+        On a frame the slot is held (until `_land`); the frame is taken only after the slot is
+        granted, so waiting at the gate never sends an older frame.
+        """
         wait_s = self._next_send - time.monotonic()
         if wait_s > 0:
             self._stop.wait(min(wait_s, 0.2))
             return None
-        frame = self.camera.mailbox.take(0.2)
-        if frame is None:
+        mailbox = self.camera.mailbox
+        if not mailbox.wait(0.2) or not self.gate.acquire(self.camera.id, 0.2):
             return None
-        if time.monotonic() - frame.received_mono > self.settings.deadline_s:
+        frame = mailbox.take(0.0)
+        if frame is not None and time.monotonic() - frame.received_mono > self.settings.deadline_s:
             self.camera.stale()  # waited out its deadline before it could be sent
-            return None
+            frame = None
+        if frame is None:
+            self.gate.release("other")
         return frame
 
     def _requests(
@@ -193,14 +211,16 @@ class CameraLink:
             frame = self._next_frame()
             if frame is None:
                 continue
-            if finished.is_set():
+            if finished.is_set() or self._stop.is_set():
                 # gRPC may ask a dead stream's iterator for one more; the next stream sends it.
                 self.camera.mailbox.put_back(frame)
+                self.gate.release("other")
                 return
             answered.clear()
             now = time.monotonic()
             self._next_send = now + 1.0 / s.max_fps
-            self._in_flight = (frame, now)
+            with self._flight_lock:
+                self._in_flight = (frame, now)
             self.camera.sent()
             yield detection_pb2.DetectRequest(
                 frame=detection_pb2.Frame(

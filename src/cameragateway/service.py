@@ -95,6 +95,13 @@ def build_parser() -> EnvDefaultsParser:
         type=float,
         help="most frames per second sent to the mesh per camera",
     )
+    f(
+        "--max-in-flight",
+        "CAMERA_MAX_IN_FLIGHT",
+        default=4,
+        type=int,
+        help="most frames in the mesh at once over all cameras; the gateway lowers it while deadlines are missed",
+    )
     f("--deadline-ms", "CAMERA_DEADLINE_MS", default=2000, type=int, help="per-frame deadline at the mesh")
     f(
         "--engines",
@@ -230,6 +237,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """Fail at start-up with a readable message, not later with a stack trace."""
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.max_in_flight < 1:
+        parser.error(f"--max-in-flight must be at least 1, got {args.max_in_flight}")
     positive = (
         "max_fps",
         "deadline_ms",
@@ -352,6 +361,7 @@ def fleet_settings(args: argparse.Namespace, gateway_name: str) -> FleetSettings
             min_confidence=args.min_confidence,
         ),
         health=HealthSettings(offline_after_s=args.offline_after_s, degraded_window_s=args.degraded_window_s),
+        max_in_flight=args.max_in_flight,
         remove_after_s=args.remove_after_s,
         gateway_name=gateway_name,
     )

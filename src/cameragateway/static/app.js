@@ -119,8 +119,10 @@ function updateTile(record, c) {
   record.cells.rtt.textContent = fmt(c.rtt_ms, 0, " ms");
   const pct = c.received ? (100 * c.dropped_stale) / c.received : 0;
   record.cells.drop.textContent = `${c.dropped_stale} (${pct.toFixed(0)}%)`;
-  record.reason.textContent = c.reason || (c.state === "online" ? `${c.answered} frames answered` : "");
-  record.reason.title = c.reason || "";
+  const note = c.reason || (c.mesh_issue ? "mesh: " + c.mesh_issue : c.state === "online" ? `${c.answered} frames answered` : "");
+  record.reason.textContent = note;
+  record.reason.title = note;
+  record.reason.classList.toggle("mesh", !c.reason && !!c.mesh_issue);
   if (!record.drawn) {
     record.msg.textContent = c.state === "offline" ? `offline: ${c.reason || "no frames"}` : "waiting for the first answered frame…";
   }
