@@ -115,6 +115,7 @@ class KafkaEvents:
             }
         )
         self.flush_s = 2.0  # how long `close` waits for buffered events
+        self._topic_missing = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="kafka-events", daemon=True)
 
@@ -148,6 +149,11 @@ class KafkaEvents:
             return
         reason = "timed_out" if error.code() == self._kafka.KafkaError._MSG_TIMED_OUT else "delivery_failed"
         self.last_error = error.str()
+        if error.code() in (
+            self._kafka.KafkaError.UNKNOWN_TOPIC_OR_PART,
+            self._kafka.KafkaError._UNKNOWN_TOPIC,
+        ):
+            self._topic_missing = True  # a broker that lost its topics (restarted, memory storage)
         self._drop(reason)
 
     def _on_error(self, error: Any) -> None:
@@ -158,9 +164,14 @@ class KafkaEvents:
             self.broker_up = False
 
     def _poll(self) -> None:
+        last_create = 0.0
         while not self._stop.is_set():
             self._producer.poll(0.2)
             self.metrics.events_buffered.set(len(self._producer))
+            if self._topic_missing and self.settings.create_topics and time.monotonic() - last_create > 5.0:
+                last_create = time.monotonic()
+                self._topic_missing = False
+                create_topics(self.settings, [self.settings.events_topic], timeout_s=2.0)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

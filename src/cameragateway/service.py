@@ -479,6 +479,8 @@ def _start_kafka_events(
         failed = create_topics(settings, topics)
         if failed:
             log.warning("kafka: topics %s not created now (broker down?); publishing goes on", failed)
-    events = KafkaEvents(settings, metrics).start()
+    events = KafkaEvents(settings, metrics)
+    events.flush_s = args.shutdown_grace_s
+    events.start()
     stack.callback(events.close)
     return events

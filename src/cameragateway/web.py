@@ -171,6 +171,8 @@ class GatewayHttp:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("X-Content-Type-Options", "nosniff")
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
@@ -189,6 +191,7 @@ class GatewayHttp:
                 except ValueError:
                     length = -1
                 if not 0 <= length <= MAX_BODY_BYTES:
+                    self.close_connection = True  # the unread body must not become the next request
                     self._error(
                         413 if length > 0 else 400, f"body must be JSON of at most {MAX_BODY_BYTES} bytes"
                     )
@@ -272,6 +275,14 @@ class GatewayHttp:
                 if urlsplit(self.path).path != "/api/cameras":
                     self._error(404, "POST goes to /api/cameras")
                     return
+                # The body is read first, even from a caller about to be refused: what is left
+                # unread on a kept-alive connection would be parsed as the next request.
+                body = self._body()
+                if body is None or self._refused():
+                    return
+                self._json(*gateway.add_camera(body))
+
+            def _refused(self) -> bool:
                 refused = gateway.operator_allowed(self.headers.get("Authorization", ""))
                 if refused:
                     gateway.metrics.registrations.labels("refused").inc()
@@ -279,23 +290,14 @@ class GatewayHttp:
                         "operator request refused", extra={"peer": self.client_address[0], "why": refused[1]}
                     )
                     self._error(*refused)
-                    return
-                body = self._body()
-                if body is not None:
-                    self._json(*gateway.add_camera(body))
+                return refused is not None
 
             def do_DELETE(self) -> None:
                 parts = [unquote(p) for p in urlsplit(self.path).path.strip("/").split("/")]
                 if len(parts) != 3 or parts[:2] != ["api", "cameras"]:
                     self._error(404, "DELETE goes to /api/cameras/<id>")
                     return
-                refused = gateway.operator_allowed(self.headers.get("Authorization", ""))
-                if refused:
-                    gateway.metrics.registrations.labels("refused").inc()
-                    log.warning(
-                        "operator request refused", extra={"peer": self.client_address[0], "why": refused[1]}
-                    )
-                    self._error(*refused)
+                if self._body() is None or self._refused():
                     return
                 if gateway.fleet.remove(parts[2], reason="operator"):
                     gateway.annotator.forget(parts[2])

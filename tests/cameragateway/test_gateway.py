@@ -172,6 +172,22 @@ def test_operator_adds_and_removes_cameras(gateway: GatewayHandle, emulators) ->
     assert call("DELETE", url + "/op", token=OPERATOR_TOKEN)[0] == 404
 
 
+def test_a_refused_request_leaves_a_kept_alive_connection_usable(gateway: GatewayHandle) -> None:
+    """The body of a refused request is consumed, so it is not read as the next request."""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    body = json.dumps({"id": "x", "ip": "10.0.0.5"})
+    try:
+        for token, expected in (("wrong", 401), (OPERATOR_TOKEN, 200)):
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            connection.request("POST", "/api/cameras", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == expected
+    finally:
+        connection.close()
+        gateway.fleet.remove("x")
+
+
 # -- what the dashboard reads -------------------------------------------------------------------------
 
 
@@ -281,10 +297,12 @@ def test_mesh_down_keeps_the_gateway_serving(emulators, tokens: tuple[Path, Path
         assert register(handle, ip=camera.address, id="alone", token=CAMERA_TOKEN)[0] == 200
         # The camera itself is fine (online: frames arrive); the mesh is what is down, and says so.
         found = wait_until(
-            lambda: (c := camera_state(handle, "alone"))
-            and c["state"] == "online"
-            and "UNAVAILABLE" in c["mesh_issue"]
-            and c,
+            lambda: (
+                (c := camera_state(handle, "alone"))
+                and c["state"] == "online"
+                and "UNAVAILABLE" in c["mesh_issue"]
+                and c
+            ),
             "an online camera with the mesh's trouble shown beside it",
         )
         assert found["received"] > 0 and found["answered"] == 0

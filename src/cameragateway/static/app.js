@@ -104,9 +104,36 @@ function syncTiles(cameras) {
     updateTile(record, camera);
   }
   $("empty").style.display = tiles.size ? "none" : "";
+  layoutGrid();
   if (single && !ids.has(single)) {
     $("empty").style.display = "";
     $("empty").textContent = `No camera "${single}" here (any more).`;
+  }
+}
+
+// As many columns as make every tile as large as possible while all of them fit the screen
+// (a wall display never scrolls); below a minimum size the grid scrolls instead.
+let lastLayout = "";
+function layoutGrid() {
+  const grid = $("grid");
+  const n = Math.max(1, tiles.size);
+  const gap = 13, chrome = 150; // tile header, stats, sparkline and reason under the 4:3 view
+  const width = grid.clientWidth, height = grid.clientHeight;
+  let best = 0, bestCols = 1;
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const byWidth = (width - gap * (cols - 1)) / cols;
+    const byHeight = ((height - gap * (rows - 1)) / rows - chrome) * (4 / 3);
+    const size = Math.min(byWidth, byHeight);
+    if (size > best) {
+      best = size;
+      bestCols = cols;
+    }
+  }
+  const layout = best >= 360 ? `repeat(${bestCols}, ${Math.floor(best)}px)` : "";
+  if (layout !== lastLayout) {
+    grid.style.gridTemplateColumns = layout;
+    lastLayout = layout;
   }
 }
 
@@ -217,8 +244,9 @@ function flushDetections() {
       what.append(document.createTextNode(d.label));
     }
     const b = d.box;
-    what.append(el("small", "", `at ${b.x},${b.y} ${b.width}×${b.height}`));
-    li.append(what, el("span", "conf", Math.round(d.confidence * 100) + "%"));
+    const where = el("span", "where", `${b.x},${b.y} ${b.width}×${b.height}`);
+    where.title = "box: x,y width×height in pixels";
+    li.append(what, where, el("span", "conf", Math.round(d.confidence * 100) + "%"));
     list.prepend(li);
   }
   while (list.children.length > MAX_DETECTION_ROWS) list.lastElementChild.remove();
@@ -267,7 +295,7 @@ function renderKafka(k) {
     dl.append(dd);
   };
   if (!k || !k.enabled) {
-    add("events", "off (no KAFKA_BOOTSTRAP_SERVERS)");
+    add("events", "off: set KAFKA_BOOTSTRAP_SERVERS");
     setPill("kafka-pill", "off", "");
     return;
   }
@@ -517,7 +545,10 @@ function start() {
   setInterval(() => ($("clock").textContent = clockText(new Date())), 1000);
   $("clock").textContent = clockText(new Date());
   setInterval(flushDetections, 300);
-  window.addEventListener("resize", renderCharts);
+  window.addEventListener("resize", () => {
+    layoutGrid();
+    renderCharts();
+  });
   loadState().catch(() => setPill("live-pill", "no state", "bad")).finally(connect);
 }
 
