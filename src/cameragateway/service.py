@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8080
 DEFAULT_METRICS_PORT = 9180
+# What the Kubernetes Secret ships with (kube/base/cameragateway-tokens.yaml): refused at start-up,
+# so a deployment cannot run on a token that is public in the repository.
+PLACEHOLDER_TOKEN = "replace-me"
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -269,8 +272,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         )
     try:
         for path in (args.camera_tokens_file, args.operator_token_file, args.mesh_token_file):
-            if path:
-                read_tokens(path)
+            if path and any(t.startswith(PLACEHOLDER_TOKEN) for t in read_tokens(path)):
+                parser.error(f"{path} still holds the placeholder token: put your own tokens in it (one per line)")
         if args.cameras_file:
             read_cameras_file(args.cameras_file, args.stream_path)
     except (ValueError, RegistrationError) as error:

