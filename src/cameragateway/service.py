@@ -273,7 +273,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     try:
         for path in (args.camera_tokens_file, args.operator_token_file, args.mesh_token_file):
             if path and any(t.startswith(PLACEHOLDER_TOKEN) for t in read_tokens(path)):
-                parser.error(f"{path} still holds the placeholder token: put your own tokens in it (one per line)")
+                parser.error(
+                    f"{path} still holds the placeholder token: put your own tokens in it (one per line)"
+                )
         if args.cameras_file:
             read_cameras_file(args.cameras_file, args.stream_path)
     except (ValueError, RegistrationError) as error:
