@@ -32,6 +32,7 @@ from liquidedge.server import wait_for_signal
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8080
+PROTOCOL = "http"  # what DEFAULT_PORT serves (the other programs serve gRPC)
 DEFAULT_METRICS_PORT = 9180
 # What the Kubernetes Secret ships with (kube/base/cameragateway-tokens.yaml): refused at start-up,
 # so a deployment cannot run on a token that is public in the repository.

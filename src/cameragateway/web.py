@@ -40,6 +40,8 @@ from cameragateway.registration import RegistrationError, TokenCheck, camera_spe
 log = logging.getLogger(__name__)
 
 MJPEG_BOUNDARY = "liquidedgeframe"
+# Examples of the paths whose responses never end (a proxy must not time them out).
+LIVE_PATHS = ("/api/events", "/video_feed", "/api/cameras/gate-1/stream")
 MAX_BODY_BYTES = 16 * 1024
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",

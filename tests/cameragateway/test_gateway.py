@@ -309,3 +309,38 @@ def test_mesh_down_keeps_the_gateway_serving(emulators, tokens: tuple[Path, Path
         assert state(handle)["mesh"]["status"] == "UNAVAILABLE"
     finally:
         handle.stop(0)
+
+
+def test_container_healthcheck_asks_readyz(tokens: tuple[Path, Path]) -> None:
+    """docker/healthcheck.py --http-path, as the image's HEALTHCHECK runs it: 0 while ready, 1 when not."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "docker" / "healthcheck.py"
+
+    def run(port: int) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            str(script),
+            "--port",
+            str(port),
+            "--http-path",
+            "/readyz",
+            "--timeout-s",
+            "2",
+        ]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=30)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nothing = sock.getsockname()[1]
+    handle = start_gateway(nothing)
+    try:
+        result = run(handle.port)
+        assert result.returncode == 0 and "HTTP 200" in result.stdout
+        handle.http.draining.set()  # what SIGTERM does first
+        result = run(handle.port)
+        assert result.returncode == 1 and "HTTP 503" in result.stdout
+    finally:
+        handle.stop(0)
+    assert run(handle.port).returncode == 1
