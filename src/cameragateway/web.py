@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ MJPEG_BOUNDARY = "liquidedgeframe"
 # Examples of the paths whose responses never end (a proxy must not time them out).
 LIVE_PATHS = ("/api/events", "/video_feed", "/api/cameras/gate-1/stream")
 MAX_BODY_BYTES = 16 * 1024
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -161,7 +163,7 @@ class GatewayHttp:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, fmt: str, *args: object) -> None:
-                log.debug("http %s", fmt % args)
+                log.debug("http %s", _TOKEN_IN_QUERY.sub(r"\1<redacted>", fmt % args))
 
             # -- plumbing ------------------------------------------------------------------
 

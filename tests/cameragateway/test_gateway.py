@@ -311,7 +311,7 @@ def test_mesh_down_keeps_the_gateway_serving(emulators, tokens: tuple[Path, Path
         handle.stop(0)
 
 
-def test_container_healthcheck_asks_readyz(tokens: tuple[Path, Path]) -> None:
+def test_container_healthcheck_asks_readyz() -> None:
     """docker/healthcheck.py --http-path, as the image's HEALTHCHECK runs it: 0 while ready, 1 when not."""
     import subprocess
     import sys

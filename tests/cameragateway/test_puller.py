@@ -32,7 +32,7 @@ def pull(url: str) -> tuple[Camera, MjpegPuller]:
     return camera, MjpegPuller(url, camera, SETTINGS).start()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cameras(jpegs: list[bytes]) -> Iterator[dict[str, CameraEmulator]]:
     emulators = {
         mode: CameraEmulator(jpegs, fps=10, mode=mode).start()
