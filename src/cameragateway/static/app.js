@@ -72,7 +72,7 @@ function makeTile(id) {
   view.append(canvas, msg);
   const stats = el("div", "stats");
   const cells = {};
-  for (const [key, label] of [["fps", "fps in / out"], ["age", "last frame"], ["rtt", "round trip"], ["drop", "dropped"]]) {
+  for (const [key, label] of [["fps", "fps"], ["age", "frame age"], ["rtt", "round trip"], ["drop", "skipped"]]) {
     const cell = el("div");
     cell.append(el("span", "", label));
     cells[key] = el("b", "", "–");
@@ -117,7 +117,7 @@ let lastLayout = "";
 function layoutGrid() {
   const grid = $("grid");
   const n = Math.max(1, tiles.size);
-  const gap = 13, chrome = 150; // tile header, stats, sparkline and reason under the 4:3 view
+  const gap = 13, chrome = 185; // tile header, stats, sparkline and reason around the 4:3 view
   const width = grid.clientWidth, height = grid.clientHeight;
   let best = 0, bestCols = 1;
   for (let cols = 1; cols <= n; cols++) {
@@ -141,11 +141,13 @@ function updateTile(record, c) {
   record.tile.dataset.state = c.state;
   record.badge.className = "badge " + c.state;
   record.badge.textContent = c.state;
-  record.cells.fps.textContent = `${fmt(c.fps_in)} / ${fmt(c.fps_out)}`;
+  record.cells.fps.replaceChildren(document.createTextNode(fmt(c.fps_out)), el("small", "", ` of ${fmt(c.fps_in)}`));
+  record.cells.fps.title = `${fmt(c.fps_in)} frames/s from the camera, ${fmt(c.fps_out)} answered by the mesh`;
   record.cells.age.textContent = c.last_frame_age_s === null ? "never" : fmt(c.last_frame_age_s, 1, " s");
-  record.cells.rtt.textContent = fmt(c.rtt_ms, 0, " ms");
+  record.cells.rtt.textContent = c.rtt_ms >= 1000 ? fmt(c.rtt_ms / 1000, 2, " s") : fmt(c.rtt_ms, 0, " ms");
   const pct = c.received ? (100 * c.dropped_stale) / c.received : 0;
-  record.cells.drop.textContent = `${c.dropped_stale} (${pct.toFixed(0)}%)`;
+  record.cells.drop.textContent = `${pct.toFixed(0)}%`;
+  record.cells.drop.title = `${c.dropped_stale} of ${c.received} frames not sent: a newer one replaced them`;
   const note = c.reason || (c.mesh_issue ? "mesh: " + c.mesh_issue : c.state === "online" ? `${c.answered} frames answered` : "");
   record.reason.textContent = note;
   record.reason.title = note;
@@ -193,10 +195,11 @@ function drawFrame(record, image, event) {
     canvas.height = image.naturalHeight;
   }
   ctx.drawImage(image, 0, 0);
-  const scale = canvas.width / 640;
-  const size = Math.max(13, Math.round(17 * scale));
+  // Labels the same size on screen whatever the tile's size: ~16 px as displayed.
+  const scale = canvas.width / Math.max(1, canvas.clientWidth);
+  const size = Math.round(16 * scale);
   ctx.font = `600 ${size}px "DejaVu Sans", sans-serif`;
-  ctx.lineWidth = Math.max(2, 3 * scale);
+  ctx.lineWidth = Math.max(2, 2.5 * scale);
   for (const d of event.detections) {
     const { x, y, width, height } = d.box;
     const color = labelColor(d.label);
@@ -292,6 +295,7 @@ function renderKafka(k) {
   const add = (term, value, bad) => {
     dl.append(el("dt", "", term));
     const dd = el("dd", bad ? "bad" : "", String(value));
+    dd.title = String(value);
     dl.append(dd);
   };
   if (!k || !k.enabled) {
