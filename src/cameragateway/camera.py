@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liquidedge.detections import Detections
+from liquidedge.mailbox import Mailbox
 
 ONLINE, DEGRADED, OFFLINE = "online", "degraded", "offline"
 # Faults that say nothing answers at the camera's address: with no frames, that is offline.
@@ -55,47 +56,6 @@ class Answer:
     engines: list[dict[str, Any]]
     served_by: dict[str, str]
     image_wh: tuple[int, int]
-
-
-class _Mailbox:
-    """One slot: `put` replaces an unread frame (returning True), `take` waits for one."""
-
-    def __init__(self) -> None:
-        self._item: Frame | None = None
-        self._cond = threading.Condition()
-        self._closed = False
-
-    def put(self, item: Frame) -> bool:
-        with self._cond:
-            replaced = self._item is not None
-            self._item = item
-            self._cond.notify_all()
-            return replaced
-
-    def wait(self, timeout_s: float) -> bool:
-        """True once a frame is waiting (without taking it)."""
-        with self._cond:
-            return (
-                self._cond.wait_for(lambda: self._item is not None or self._closed, timeout_s)
-                and not self._closed
-            )
-
-    def take(self, timeout_s: float) -> Frame | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout_s)
-            item, self._item = self._item, None
-            return item
-
-    def put_back(self, item: Frame) -> None:
-        with self._cond:
-            if self._item is None:
-                self._item = item
-                self._cond.notify_all()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 class _Window:
@@ -154,7 +114,7 @@ class Camera:
         self.clock = clock
         self.wall_clock = wall_clock
         self.added_mono = clock()
-        self.mailbox = _Mailbox()
+        self.mailbox: Mailbox[Frame] = Mailbox()
         self.counters = Counters()
         self._lock = threading.Lock()
         self._received = _Window(health.rate_window_s)

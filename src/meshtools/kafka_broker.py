@@ -31,11 +31,8 @@ DEFAULT_BINARY = Path(__file__).resolve().parents[2] / ".venv" / "tools" / "tans
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def fetch_tansu(dest: Path) -> Path:

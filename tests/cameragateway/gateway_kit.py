@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -82,3 +83,9 @@ def wait_until(probe: Callable[[], T], what: str, timeout_s: float = 60.0, every
             return last
         time.sleep(every_s)
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+def register(gateway: GatewayHandle, **params: str) -> tuple[int, Any]:
+    """The field cameras' call: `GET /register?ip=...&token=...` (plus whatever else is given)."""
+    query = urllib.parse.urlencode(params)
+    return call("GET", f"http://127.0.0.1:{gateway.port}/register?{query}")

@@ -9,12 +9,11 @@ go to build/ (the dashboard as an operator sees it).
 from __future__ import annotations
 
 import shutil
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_kit import CAMERA_TOKEN, OPERATOR_TOKEN, call, start_gateway, token_files, wait_until
+from gateway_kit import CAMERA_TOKEN, OPERATOR_TOKEN, register, start_gateway, token_files, wait_until
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from cameragateway.service import GatewayHandle
@@ -96,8 +95,7 @@ def test_a_registered_camera_shows_up_annotated_with_its_person(
     browser: Browser, gateway: GatewayHandle, camera: CameraEmulator
 ) -> None:
     base = f"http://127.0.0.1:{gateway.port}"
-    query = urllib.parse.urlencode({"ip": camera.address, "id": "lobby", "token": CAMERA_TOKEN})
-    assert call("GET", f"{base}/register?{query}")[0] == 200
+    assert register(gateway, ip=camera.address, id="lobby", token=CAMERA_TOKEN)[0] == 200
     page = open_page(browser, base + "/")
     try:
         tile = page.wait_for_selector('.tile[data-camera-id="lobby"][data-labels*="person"]', timeout=90_000)
@@ -126,19 +124,18 @@ def test_operator_adds_and_removes_a_camera_from_the_page(
     page = open_page(browser, base + "/")
     try:
         page.click("#manage-button")
-        page.fill("#op-token", "wrong-token")
-        page.fill("#add-id", "yard")
-        page.fill("#add-where", f"http://{camera.address}/stream")
-        page.click("#add-form button[type=submit]")
-        page.wait_for_selector("#manage-result.bad", timeout=10_000)
-        assert "operator token required" in page.inner_text("#manage-result")
-        assert gateway.fleet.get("yard") is None
 
-        page.fill("#op-token", OPERATOR_TOKEN)
-        page.fill("#add-id", "yard")
-        page.fill("#add-where", f"http://{camera.address}/stream")
-        page.click("#add-form button[type=submit]")
-        page.wait_for_selector("#manage-result.good", timeout=10_000)
+        def add_yard(token: str, outcome: str) -> str:
+            page.fill("#op-token", token)
+            page.fill("#add-id", "yard")
+            page.fill("#add-where", f"http://{camera.address}/stream")
+            page.click("#add-form button[type=submit]")
+            page.wait_for_selector(f"#manage-result.{outcome}", timeout=10_000)
+            return page.inner_text("#manage-result")
+
+        assert "operator token required" in add_yard("wrong-token", "bad")
+        assert gateway.fleet.get("yard") is None
+        assert "yard: added" in add_yard(OPERATOR_TOKEN, "good")
         page.keyboard.press("Escape")
         page.wait_for_selector('.tile[data-camera-id="yard"][data-frame]', timeout=90_000)
 
@@ -155,8 +152,7 @@ def test_the_camera_page_shows_one_camera(
     browser: Browser, gateway: GatewayHandle, camera: CameraEmulator
 ) -> None:
     base = f"http://127.0.0.1:{gateway.port}"
-    query = urllib.parse.urlencode({"ip": camera.address, "id": "dock", "token": CAMERA_TOKEN})
-    assert call("GET", f"{base}/register?{query}")[0] == 200
+    assert register(gateway, ip=camera.address, id="dock", token=CAMERA_TOKEN)[0] == 200
     page = open_page(browser, base + "/camera/dock")
     try:
         page.wait_for_selector('.tile[data-camera-id="dock"][data-frame]', timeout=90_000)

@@ -6,7 +6,6 @@ import http.client
 import json
 import logging
 import socket
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from gateway_kit import (
     OPERATOR_TOKEN,
     call,
     camera_state,
+    register,
     start_gateway,
     state,
     token_files,
@@ -82,10 +82,6 @@ def emulators(jpegs: list[bytes]) -> Iterator[dict[str, CameraEmulator]]:
 
 def base(gateway: GatewayHandle) -> str:
     return f"http://127.0.0.1:{gateway.port}"
-
-
-def register(gateway: GatewayHandle, **params: str) -> tuple[int, dict]:
-    return call("GET", base(gateway) + "/register?" + urllib.parse.urlencode(params))
 
 
 def answered(gateway: GatewayHandle, camera_id: str) -> int:

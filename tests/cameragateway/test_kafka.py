@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import confluent_kafka as kafka
 import pytest
-from gateway_kit import CAMERA_TOKEN, call, camera_state, start_gateway, state, token_files, wait_until
+from gateway_kit import (
+    CAMERA_TOKEN,
+    call,
+    camera_state,
+    register,
+    start_gateway,
+    state,
+    token_files,
+    wait_until,
+)
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
@@ -58,9 +66,8 @@ def kafka_gateway(mesh: ServiceHandle, broker: LocalBroker, tmp_path: Path, *ext
     )
 
 
-def register(gateway: GatewayHandle, camera: CameraEmulator, camera_id: str) -> None:
-    query = urllib.parse.urlencode({"ip": camera.address, "id": camera_id, "token": CAMERA_TOKEN})
-    assert call("GET", f"http://127.0.0.1:{gateway.port}/register?{query}")[0] == 200
+def add(gateway: GatewayHandle, camera: CameraEmulator, camera_id: str) -> None:
+    assert register(gateway, ip=camera.address, id=camera_id, token=CAMERA_TOKEN)[0] == 200
 
 
 class TopicReader:
@@ -110,8 +117,8 @@ def test_events_in_order_per_camera_and_frames_answered(
     gateway = kafka_gateway(aggregator_service, broker, tmp_path)
     reader = TopicReader(broker.bootstrap, EVENTS)
     try:
-        register(gateway, cameras[0], "dock")
-        register(gateway, cameras[1], "gate")
+        add(gateway, cameras[0], "dock")
+        add(gateway, cameras[1], "gate")
         produce_frames(broker.bootstrap, "line-1", [jpegs[0], jpegs[1], b"not a jpeg", jpegs[0]])
 
         def enough() -> bool:
@@ -156,7 +163,7 @@ def test_broker_killed_and_restarted_mid_run(
         aggregator_service, broker, tmp_path, "--kafka-message-timeout-s", "2", "--kafka-buffer", "8"
     )
     try:
-        register(gateway, cameras[0], "dock")
+        add(gateway, cameras[0], "dock")
         wait_until(lambda: state(gateway)["kafka"]["published"] >= 3, "events published")
         broker.stop()  # SIGKILL
         answered_when_killed = camera_state(gateway, "dock")["answered"]
