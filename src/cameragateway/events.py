@@ -105,9 +105,11 @@ class EventHub:
         self._closed = False
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
-        message = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
         with self._lock:
             subscribers = list(self._subscribers)
+        if not subscribers:
+            return
+        message = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
         for sub in subscribers:
             with sub.cond:
                 if len(sub.queue) == sub.queue.maxlen:

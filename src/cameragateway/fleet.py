@@ -31,6 +31,12 @@ from cameragateway.registration import CameraSpec
 log = logging.getLogger(__name__)
 
 ADDED, UNCHANGED, UPDATED = "added", "unchanged", "updated"
+
+
+class FleetFull(Exception):
+    """No room for another camera (`max_cameras`)."""
+
+
 # Cameras listed in the cameras file are configuration: never removed for being offline.
 STATIC_ORIGINS = frozenset({"config"})
 
@@ -46,6 +52,8 @@ class FleetSettings:
     health: HealthSettings = field(default_factory=HealthSettings)
     # Most frames in the mesh at once, over all cameras (the gate adapts below this).
     max_in_flight: int = 4
+    # Most cameras pulled at once (each costs two threads and a stream to the mesh).
+    max_cameras: int = 64
     # A registered camera offline this long is forgotten; 0 keeps it forever.
     remove_after_s: float = 600.0
     gateway_name: str = field(default_factory=socket.gethostname)
@@ -99,6 +107,10 @@ class CameraFleet:
             old = self._entries.get(spec.camera_id)
             if old is not None and old.camera.url == spec.url:
                 return UNCHANGED
+            if old is None and len(self._entries) >= self.settings.max_cameras:
+                raise FleetFull(
+                    f"the gateway already pulls {self.settings.max_cameras} cameras (MAX_CAMERAS)"
+                )
             if old is not None:
                 del self._entries[spec.camera_id]
             entry = self._start(spec, origin if old is None else old.camera.origin)

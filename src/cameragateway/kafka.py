@@ -228,7 +228,9 @@ class KafkaFrames:
                 "group.id": settings.group_id,
                 "client.id": settings.client_id + "-frames",
                 "auto.offset.reset": "earliest",
+                # At least once: an offset is stored for commit only after its answer is published.
                 "enable.auto.commit": True,
+                "enable.auto.offset.store": False,
                 # Join (and notice a dead member) in seconds, not the default 45 s.
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
@@ -256,6 +258,7 @@ class KafkaFrames:
                 self._detect(message)
             except Exception:
                 log.exception("kafka frame not handled")
+            self._consumer.store_offsets(message)
 
     def _detect(self, message: Any) -> None:
         source = (message.key() or b"").decode("utf-8", "replace") or "kafka"

@@ -81,6 +81,13 @@ def build_parser() -> EnvDefaultsParser:
         help="token that lets the dashboard add and remove cameras; unset: nobody can",
     )
     f(
+        "--max-cameras",
+        "MAX_CAMERAS",
+        default=64,
+        type=int,
+        help="most cameras pulled at once; more are refused (429)",
+    )
+    f(
         "--cameras-file",
         "CAMERAS_FILE",
         default="",
@@ -241,6 +248,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """Fail at start-up with a readable message, not later with a stack trace."""
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.max_cameras < 1:
+        parser.error(f"--max-cameras must be at least 1, got {args.max_cameras}")
     if args.max_in_flight < 1:
         parser.error(f"--max-in-flight must be at least 1, got {args.max_in_flight}")
     positive = (
@@ -368,6 +377,7 @@ def fleet_settings(args: argparse.Namespace, gateway_name: str) -> FleetSettings
         ),
         health=HealthSettings(offline_after_s=args.offline_after_s, degraded_window_s=args.degraded_window_s),
         max_in_flight=args.max_in_flight,
+        max_cameras=args.max_cameras,
         remove_after_s=args.remove_after_s,
         gateway_name=gateway_name,
     )

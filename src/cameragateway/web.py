@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from cameragateway.annotate import Annotator
 from cameragateway.events import EventHub
-from cameragateway.fleet import CameraFleet
+from cameragateway.fleet import CameraFleet, FleetFull
 from cameragateway.metrics import GatewayMetrics
 from cameragateway.registration import RegistrationError, TokenCheck, camera_spec, spec_from_query
 
@@ -44,6 +44,8 @@ MJPEG_BOUNDARY = "liquidedgeframe"
 # Examples of the paths whose responses never end (a proxy must not time them out).
 LIVE_PATHS = ("/api/events", "/video_feed", "/api/cameras/gate-1/stream")
 MAX_BODY_BYTES = 16 * 1024
+# Long-lived responses (events, MJPEG) at once: each holds a thread. More get 503.
+MAX_STREAMS = 64
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -85,6 +87,7 @@ class GatewayHttp:
         self.annotator = Annotator()
         self.static = _static_files()
         self.draining = threading.Event()
+        self.streams = threading.BoundedSemaphore(MAX_STREAMS)
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="http", daemon=True)
@@ -124,7 +127,12 @@ class GatewayHttp:
         except RegistrationError as error:
             self.metrics.registrations.labels("invalid").inc()
             return 400, {"error": str(error)}
-        outcome = self.fleet.add(spec, "registered")
+        try:
+            outcome = self.fleet.add(spec, "registered")
+        except FleetFull as error:
+            self.metrics.registrations.labels("full").inc()
+            log.warning("camera registration refused: %s", error, extra={"camera": spec.camera_id})
+            return 429, {"error": str(error)}
         self.metrics.registrations.labels(outcome).inc()
         log.info(
             "camera registration",
@@ -151,7 +159,10 @@ class GatewayHttp:
             )
         except RegistrationError as error:
             return 400, {"error": str(error)}
-        outcome = self.fleet.add(spec, "operator")
+        try:
+            outcome = self.fleet.add(spec, "operator")
+        except FleetFull as error:
+            return 429, {"error": str(error)}
         self.metrics.registrations.labels(outcome).inc()
         return 200, {"id": spec.camera_id, "stream_url": spec.url, "result": outcome}
 
@@ -311,7 +322,21 @@ class GatewayHttp:
 
             # -- long-lived responses ----------------------------------------------------------
 
+            def _stream_slot(self) -> bool:
+                if gateway.streams.acquire(blocking=False):
+                    return True
+                self._error(503, f"too many live views open ({MAX_STREAMS}); close one and retry")
+                return False
+
             def _events(self) -> None:
+                if not self._stream_slot():
+                    return
+                try:
+                    self._event_stream()
+                finally:
+                    gateway.streams.release()
+
+            def _event_stream(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-store")
@@ -339,6 +364,14 @@ class GatewayHttp:
                     gateway.hub.unsubscribe(sub)
 
             def _mjpeg(self, render: Any, stop: Any = lambda: False) -> None:
+                if not self._stream_slot():
+                    return
+                try:
+                    self._mjpeg_stream(render, stop)
+                finally:
+                    gateway.streams.release()
+
+            def _mjpeg_stream(self, render: Any, stop: Any) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}")
                 self.send_header("Cache-Control", "no-store")

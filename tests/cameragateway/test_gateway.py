@@ -80,6 +80,13 @@ def emulators(jpegs: list[bytes]) -> Iterator[dict[str, CameraEmulator]]:
         emulator.stop()
 
 
+def nowhere() -> str:
+    """A loopback address nothing listens on: cameras that never answer (tests dial loopback only)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
 def base(gateway: GatewayHandle) -> str:
     return f"http://127.0.0.1:{gateway.port}"
 
@@ -121,7 +128,7 @@ def test_registration_follows_the_field_convention(
     assert camera_state(gateway, "door")["url"] == f"http://{second.address}/stream"
     wait_until(lambda: answered(gateway, "door") >= 2, "answers from the new address")
 
-    assert register(gateway, ip="10.0.0.5:0", token=CAMERA_TOKEN)[0] == 400
+    assert register(gateway, ip="127.0.0.1:0", token=CAMERA_TOKEN)[0] == 400
     assert register(gateway, token=CAMERA_TOKEN)[0] == 400
     remove_all(gateway)
 
@@ -131,7 +138,7 @@ def test_without_a_tokens_file_nobody_registers(aggregator_service: ServiceHandl
     try:
         code, body = register(handle, ip=emulators("a").address, token="anything")
         assert code == 403 and "CAMERA_TOKENS_FILE" in body["error"]
-        code, body = call("POST", base(handle) + "/api/cameras", body={"ip": "10.0.0.5"}, token="x")
+        code, body = call("POST", base(handle) + "/api/cameras", body={"ip": nowhere()}, token="x")
         assert code == 403 and "OPERATOR_TOKEN_FILE" in body["error"]
     finally:
         handle.stop(0)
@@ -171,7 +178,7 @@ def test_operator_adds_and_removes_cameras(gateway: GatewayHandle, emulators) ->
 def test_a_refused_request_leaves_a_kept_alive_connection_usable(gateway: GatewayHandle) -> None:
     """The body of a refused request is consumed, so it is not read as the next request."""
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
-    body = json.dumps({"id": "x", "ip": "10.0.0.5"})
+    body = json.dumps({"id": "x", "ip": nowhere()})
     try:
         for token, expected in (("wrong", 401), (OPERATOR_TOKEN, 200)):
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -340,3 +347,20 @@ def test_container_healthcheck_asks_readyz() -> None:
     finally:
         handle.stop(0)
     assert run(handle.port).returncode == 1
+
+
+def test_camera_limit_refuses_more_with_429(tokens: tuple[Path, Path]) -> None:
+    first, second = nowhere(), nowhere()
+    handle = start_gateway(
+        int(nowhere().split(":")[1]), "--camera-tokens-file", str(tokens[0]), "--max-cameras", "1"
+    )
+    try:
+        assert register(handle, ip=first, id="one", token=CAMERA_TOKEN)[0] == 200
+        code, body = register(handle, ip=second, id="two", token=CAMERA_TOKEN)
+        assert code == 429 and "MAX_CAMERAS" in body["error"]
+        # The one it has may still re-register or move.
+        assert register(handle, ip=first, id="one", token=CAMERA_TOKEN)[1]["result"] == "unchanged"
+        assert register(handle, ip=second, id="one", token=CAMERA_TOKEN)[1]["result"] == "updated"
+        assert handle.fleet.ids() == ["one"]
+    finally:
+        handle.stop(0)
