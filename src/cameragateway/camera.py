@@ -136,7 +136,9 @@ class Camera:
             self._received.add(now)
             self._last_frame_mono = now
             number = self._number
-        capture = camera_time_s if camera_time_s is not None else self.wall_clock()
+        wall = self.wall_clock()
+        # A camera's own timestamp only if its clock is set (an ESP32 without SNTP counts from boot).
+        capture = camera_time_s if camera_time_s is not None and abs(camera_time_s - wall) < 300 else wall
         if self.mailbox.put(Frame(number, capture, now, jpeg)):
             with self._lock:
                 self.counters.dropped_stale += 1

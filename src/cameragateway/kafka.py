@@ -83,6 +83,11 @@ def create_topics(settings: KafkaSettings, topics: list[str], timeout_s: float =
                 continue
             log.warning("kafka topic not created: %s", error, extra={"topic": topic})
             failed.append(topic)
+        except TimeoutError:  # the broker is not there (yet): publishing buffers and retries
+            log.warning(
+                "kafka topic not created: no broker answered in %gs", timeout_s, extra={"topic": topic}
+            )
+            failed.append(topic)
     return failed
 
 

@@ -286,8 +286,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
                 parser.error(
                     f"{path} still holds the placeholder token: put your own tokens in it (one per line)"
                 )
-        if args.cameras_file:
-            read_cameras_file(args.cameras_file, args.stream_path)
+        if (
+            args.cameras_file
+            and len(read_cameras_file(args.cameras_file, args.stream_path)) > args.max_cameras
+        ):
+            parser.error(f"{args.cameras_file} lists more cameras than --max-cameras {args.max_cameras}")
     except (ValueError, RegistrationError) as error:
         parser.error(str(error))
 
@@ -492,7 +495,7 @@ def _start_kafka_events(
     )
     if settings.create_topics:
         topics = [t for t in (settings.events_topic, settings.frames_topic) if t]
-        failed = create_topics(settings, topics)
+        failed = create_topics(settings, topics, timeout_s=5.0)
         if failed:
             log.warning("kafka: topics %s not created now (broker down?); publishing goes on", failed)
     events = KafkaEvents(settings, metrics)

@@ -101,7 +101,7 @@ def test_newest_frame_replaces_an_unsent_one_and_is_counted() -> None:
     clock = Clock()
     cam = camera(clock)
     for i in range(5):
-        cam.frame(bytes([0xFF, 0xD8, i, 0xFF, 0xD9]), 1.7e9 + i)
+        cam.frame(bytes([0xFF, 0xD8, i, 0xFF, 0xD9]), 1.7e9 + i)  # the wall clock says 1.7e9
     frame = cam.mailbox.take(0.0)
     assert frame is not None and frame.number == 5 and frame.jpeg[2] == 4
     assert frame.capture_time_s == 1.7e9 + 4  # the camera's own timestamp is kept
@@ -128,3 +128,11 @@ def test_rates_and_round_trip_over_the_window() -> None:
     assert cam.answer().frame.number == 10
     assert cam.answer(8).frame.number == 8
     assert cam.answer(3) is None  # only the last few are kept
+
+
+def test_a_camera_clock_that_is_not_set_is_not_believed() -> None:
+    """An ESP32-CAM without SNTP stamps frames with seconds since boot: arrival time is used."""
+    cam = camera(Clock())
+    cam.frame(b"\xff\xd8x\xff\xd9", 1234.5)
+    frame = cam.mailbox.take(0.0)
+    assert frame is not None and frame.capture_time_s == 1.7e9

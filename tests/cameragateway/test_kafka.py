@@ -195,3 +195,20 @@ def test_broker_killed_and_restarted_mid_run(
         assert dropped == state(gateway)["kafka"]["dropped"] >= 3
     finally:
         gateway.stop(0)
+
+
+def test_broker_down_from_the_start(
+    aggregator_service: ServiceHandle, cameras: list[CameraEmulator], tmp_path: Path
+) -> None:
+    """No broker when the gateway starts: it starts, serves, and publishes once one comes."""
+    broker = LocalBroker()  # its port, not started yet
+    gateway = kafka_gateway(aggregator_service, broker, tmp_path, "--kafka-message-timeout-s", "30")
+    try:
+        add(gateway, cameras[0], "dock")
+        wait_until(lambda: camera_state(gateway, "dock")["answered"] >= 3, "answers with no broker")
+        assert state(gateway)["kafka"]["published"] == 0
+        broker.start()
+        wait_until(lambda: state(gateway)["kafka"]["published"] >= 3, "publishing once the broker is up")
+    finally:
+        gateway.stop(0)
+        broker.stop()
