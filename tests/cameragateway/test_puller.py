@@ -134,3 +134,44 @@ def test_stop_interrupts_a_stalled_read() -> None:
         server.close()
         for conn in held:
             conn.close()
+
+
+def test_a_camera_written_elsewhere_chunked_and_without_lengths(jpegs: list[bytes]) -> None:
+    """Another maker's camera: HTTP/1.1 chunked transfer, `boundary=frame`, no Content-Length, LF ends."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(40):
+                    part = b"--frame\nContent-Type: image/jpeg\n\n" + jpegs[i % len(jpegs)] + b"\n"
+                    for at in range(0, len(part), 1000):  # chunks that cut through parts
+                        chunk = part[at : at + 1000]
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                    threading.Event().wait(0.05)
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    camera, puller = pull(f"http://127.0.0.1:{server.server_address[1]}/stream")
+    try:
+        wait_until(lambda: camera.counters.received >= 20, "frames from the chunked camera")
+        frame = camera.mailbox.take(1.0)
+        assert frame is not None and frame.jpeg in jpegs
+        assert not camera.counters.faults.keys() - {"closed"}  # it ends its stream after 40 frames
+    finally:
+        puller.stop()
+        server.shutdown()
+        server.server_close()
