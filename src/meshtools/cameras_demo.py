@@ -141,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  Camera tokens:    {tokens}"
             + ("  (created: CAMERA_TOKENS_FILE was unset)" if tokens_created else ""),
             f"  Operator token:   {operator}  (Manage, on the dashboard, asks for it)",
-            f"  A real ESP32-CAM: GET {gateway_url}/register?ip=<its address>&token=<a camera token>",
+            f"  A real ESP32-CAM: GET http://<this machine>:{args.port}/register?ip=<its address>&token=<a camera token>"
+            + (
+                ""
+                if os.environ.get("BIND_HOST", "127.0.0.1") != "127.0.0.1"
+                else "  (start with BIND_HOST=0.0.0.0)"
+            ),
         ]
         if kafka:
             lines.append(f"  Kafka:            {kafka[1]}, events on topic liquidedge.events")
