@@ -9,6 +9,7 @@ go to build/ (the dashboard as an operator sees it).
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,5 +161,43 @@ def test_the_camera_page_shows_one_camera(
         assert "dock" in page.title()
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "cameragateway-camera-page.png"))
+    finally:
+        page.close()
+
+
+def test_a_recognised_face_is_named_on_its_box_and_in_the_list(
+    browser: Browser, gateway: GatewayHandle
+) -> None:
+    """Recognition is another service's work; an answer that carries an `identity` attribute
+    (as the v1 protocol's Detection.attributes will) is drawn with the name and listed by it."""
+    import time
+
+    from cameragateway.camera import Answer, Frame
+    from liquidedge.detections import Detections
+
+    with socket.socket() as sock:  # a camera that never answers: only the injected answer shows
+        sock.bind(("127.0.0.1", 0))
+        quiet = f"127.0.0.1:{sock.getsockname()[1]}"
+    assert register(gateway, ip=quiet, id="door", token=CAMERA_TOKEN)[0] == 200
+    page = open_page(browser, f"http://127.0.0.1:{gateway.port}/")
+    try:
+        page.wait_for_selector('.tile[data-camera-id="door"]', timeout=30_000)
+        astronaut = load_frames("samples:astronaut")[0]
+        found = Detections(
+            xyxy=[[219, 81, 342, 204]], confidence=[0.93], label=["face"], engine=["face"]
+        ).with_data(identity=["Ada Lovelace"])
+        camera = gateway.fleet.get("door")
+        answer = Answer(
+            Frame(1, time.time(), time.monotonic(), astronaut), found, 0.05, time.time(), [], {}, (640, 640)
+        )
+        camera.answered(answer)
+        gateway.fleet.publish_answer("door", "camera", answer)
+        page.wait_for_selector('.tile[data-camera-id="door"][data-identities="Ada Lovelace"]', timeout=30_000)
+        row = page.wait_for_selector(
+            '#detections li[data-camera="door"][data-identity="Ada Lovelace"]', timeout=30_000
+        )
+        assert "Ada Lovelace" in row.inner_text() and "face" in row.inner_text()
+        assert canvas_has_picture(page, "door")
+        page.screenshot(path=str(SCREENSHOTS / "cameragateway-identity.png"))
     finally:
         page.close()

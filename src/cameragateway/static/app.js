@@ -217,6 +217,10 @@ function drawFrame(record, image, event) {
   record.tile.dataset.frame = String(event.frame);
   record.tile.dataset.boxes = String(event.detections.length);
   record.tile.dataset.labels = [...new Set(event.detections.map((d) => d.label))].join(",");
+  record.tile.dataset.identities = event.detections
+    .map((d) => d.attributes && d.attributes.identity)
+    .filter((who) => who && who !== "unknown")
+    .join(",");
 }
 
 // -- detections list --------------------------------------------------------------------------
