@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 
 import cv2
 import numpy as np
@@ -50,14 +51,17 @@ class Annotator:
     def __init__(self, quality: int = 80) -> None:
         self.quality = quality
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[int, np.ndarray, bytes]] = {}
+        # Keyed by the camera itself: a removed camera's entry goes when the camera does.
+        self._cache: weakref.WeakKeyDictionary[Camera, tuple[int, np.ndarray, bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _image(self, camera: Camera) -> tuple[np.ndarray, bytes] | None:
         answer = camera.answer()
         if answer is None:
             return None
         with self._lock:
-            cached = self._cache.get(camera.id)
+            cached = self._cache.get(camera)
         if cached is not None and cached[0] == answer.frame.number:
             return cached[1], cached[2]
         image = annotated_image(answer)
@@ -65,7 +69,7 @@ class Annotator:
             return None
         jpeg = encode_jpeg(image, self.quality)
         with self._lock:
-            self._cache[camera.id] = (answer.frame.number, image, jpeg)
+            self._cache[camera] = (answer.frame.number, image, jpeg)
         return image, jpeg
 
     def jpeg(self, camera: Camera) -> bytes | None:
@@ -109,7 +113,3 @@ class Annotator:
                 cv2.LINE_AA,
             )
         return encode_jpeg(canvas, self.quality)
-
-    def forget(self, camera_id: str) -> None:
-        with self._lock:
-            self._cache.pop(camera_id, None)

@@ -315,7 +315,6 @@ class GatewayHttp:
                 if self._body() is None or self._refused():
                     return
                 if gateway.fleet.remove(parts[2], reason="operator"):
-                    gateway.annotator.forget(parts[2])
                     self._json(200, {"id": parts[2], "result": "removed"})
                 else:
                     self._error(404, f"no camera {parts[2]!r}")
