@@ -15,6 +15,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from liquidedge.detections import Detections
 from liquidedge.mailbox import Mailbox
@@ -56,6 +57,15 @@ class Answer:
     engines: list[dict[str, Any]]
     served_by: dict[str, str]
     image_wh: tuple[int, int]
+
+
+def shown_url(url: str) -> str:
+    """The URL without a password (cameras may be added as http://user:secret@host/stream)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
 class _Window:
@@ -232,7 +242,7 @@ class Camera:
             c = self.counters
             return {
                 "id": self.id,
-                "url": self.url,
+                "url": shown_url(self.url),
                 "origin": self.origin,
                 "state": state,
                 "reason": reason,

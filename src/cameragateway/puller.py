@@ -10,6 +10,7 @@ detail, so the dashboard can say why a camera is degraded.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import logging
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cameragateway.mjpeg_parser import MjpegParser, Part, Skipped, StreamError, boundary_from_content_type
 
@@ -149,8 +150,12 @@ class MjpegPuller:
                 self._sock = connection.sock
             if self._stop.is_set():
                 return
+            headers = {"Accept": "multipart/x-mixed-replace, image/jpeg"}
+            if parts.username is not None:  # http://user:password@camera/stream: HTTP Basic
+                credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+                headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
             try:
-                connection.request("GET", path, headers={"Accept": "multipart/x-mixed-replace, image/jpeg"})
+                connection.request("GET", path, headers=headers)
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as error:
                 raise _Fault("http", f"no HTTP answer: {error}") from error

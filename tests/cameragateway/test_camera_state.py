@@ -136,3 +136,15 @@ def test_a_camera_clock_that_is_not_set_is_not_believed() -> None:
     cam.frame(b"\xff\xd8x\xff\xd9", 1234.5)
     frame = cam.mailbox.take(0.0)
     assert frame is not None and frame.capture_time_s == 1.7e9
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://10.0.0.5/stream", "http://10.0.0.5/stream"),
+        ("http://admin:hunter2@10.0.0.5:81/stream", "http://admin:***@10.0.0.5:81/stream"),
+        ("http://viewer@10.0.0.5/stream", "http://viewer@10.0.0.5/stream"),  # no password to hide
+    ],
+)
+def test_a_password_in_a_camera_url_is_never_shown(url: str, shown: str) -> None:
+    assert Camera("cam", url, "operator", HEALTH).snapshot()["url"] == shown

@@ -175,3 +175,41 @@ def test_a_camera_written_elsewhere_chunked_and_without_lengths(jpegs: list[byte
         puller.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_a_camera_behind_basic_auth(jpegs: list[bytes]) -> None:
+    """http://user:password@camera/stream sends HTTP Basic; without it the camera's 401 is named."""
+    import base64
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    expected = "Basic " + base64.b64encode(b"viewer:p@ss word").decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != expected:
+                self.send_error(401)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for i in range(20):
+                jpeg = jpegs[i % len(jpegs)]
+                self.wfile.write(b"--frame\r\nContent-Length: %d\r\n\r\n" % len(jpeg) + jpeg + b"\r\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    allowed, with_password = pull(f"http://viewer:p%40ss%20word@127.0.0.1:{port}/stream")
+    refused, without = pull(f"http://127.0.0.1:{port}/stream")
+    try:
+        wait_until(lambda: allowed.counters.received >= 5, "frames with the password")
+        wait_until(lambda: refused.counters.faults["http"] >= 1, "the 401 named")
+        assert refused.counters.received == 0
+    finally:
+        with_password.stop()
+        without.stop()
+        server.shutdown()
+        server.server_close()
