@@ -38,6 +38,12 @@ def build_parser() -> EnvDefaultsParser:
     p.env_flag("--port", "DEMO_GATEWAY_PORT", default=8080, type=int, help="the gateway's HTTP port")
     p.env_flag("--mesh-port", "DEMO_PORT", default=50051, type=int, help="aggregator port")
     p.env_flag(
+        "--mesh-addr",
+        "DEMO_MESH_ADDR",
+        default="",
+        help="use the mesh already running there (e.g. make run's) instead of starting one",
+    )
+    p.env_flag(
         "--fps", "DEMO_CAMERA_FPS", default=5.0, type=float, help="frames per second each camera serves"
     )
     p.env_flag("--tokens-file", "CAMERA_TOKENS_FILE", default="", help="camera tokens; created when unset")
@@ -98,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     gateway_url = f"http://127.0.0.1:{args.port}"
     with contextlib.ExitStack() as stack:
-        mesh = LocalMesh(model_dir=args.model_dir, aggregator_port=args.mesh_port)
-        mesh.start()
-        stack.callback(mesh.stop)
+        mesh_address = args.mesh_addr
+        if not mesh_address:
+            mesh = LocalMesh(model_dir=args.model_dir, aggregator_port=args.mesh_port)
+            mesh.start()
+            stack.callback(mesh.stop)
+            mesh_address = mesh.address
         kafka: list[str] = []
         if args.kafka:
             from meshtools.kafka_broker import LocalBroker
@@ -113,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 sys.executable, "-m", "cameragateway",
                 "--port", str(args.port),
-                "--mesh-addr", mesh.address,
+                "--mesh-addr", mesh_address,
                 "--camera-tokens-file", str(tokens),
                 "--operator-token-file", str(operator),
                 "--log-format", "text",
