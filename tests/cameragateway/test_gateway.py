@@ -6,6 +6,7 @@ import http.client
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,6 +234,14 @@ def test_live_events_frames_and_video_feed(gateway: GatewayHandle, emulators) ->
     assert event["source_kind"] == "camera" and event["served_by"]["hostname"]
     assert event["image"]["width"] == 640 and event["capture_time"].endswith("Z")
 
+    # At most --max-fps (4 here) frames a second go to the mesh, however fast the camera serves.
+    first = camera_state(gateway, "live")
+    started = time.monotonic()
+    wait_until(lambda: time.monotonic() - started > 3.0, "three seconds")
+    later = camera_state(gateway, "live")
+    assert later["sent"] - first["sent"] <= 4 * (time.monotonic() - started) + 1
+    assert later["received"] > later["sent"]  # the camera served more; the rest were skipped
+
     # The frame an event names is fetched as sent (the browser draws the boxes on it).
     code, jpeg = call("GET", base(gateway) + f"/api/cameras/live/frame.jpg?n={event['frame']}")
     if code == 200:  # kept for the last few frames only
@@ -362,5 +371,24 @@ def test_camera_limit_refuses_more_with_429(tokens: tuple[Path, Path]) -> None:
         assert register(handle, ip=first, id="one", token=CAMERA_TOKEN)[1]["result"] == "unchanged"
         assert register(handle, ip=second, id="one", token=CAMERA_TOKEN)[1]["result"] == "updated"
         assert handle.fleet.ids() == ["one"]
+    finally:
+        handle.stop(0)
+
+
+def test_a_registered_camera_offline_too_long_is_removed_a_listed_one_is_not(
+    aggregator_service: ServiceHandle, tokens: tuple[Path, Path], tmp_path: Path
+) -> None:
+    listed = tmp_path / "cameras.txt"
+    listed.write_text(f"listed {nowhere()}\n")
+    handle = start_gateway(
+        aggregator_service.port,
+        *("--camera-tokens-file", str(tokens[0]), "--cameras-file", str(listed)),
+        *("--offline-after-s", "0.5", "--remove-after-s", "1.5", "--connect-timeout-s", "0.5"),
+    )
+    try:
+        assert register(handle, ip=nowhere(), id="gone", token=CAMERA_TOKEN)[0] == 200
+        assert camera_state(handle, "gone")["state"] == "offline"
+        wait_until(lambda: camera_state(handle, "gone") is None, "the silent registered camera removed")
+        assert camera_state(handle, "listed")["state"] == "offline"  # configuration stays
     finally:
         handle.stop(0)
