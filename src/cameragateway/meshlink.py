@@ -22,6 +22,7 @@ from google.protobuf.json_format import MessageToDict
 
 from cameragateway.camera import Answer, Camera, Frame
 from cameragateway.gate import FairGate
+from liquidedge.client_channel import STREAMING_CLIENT_OPTIONS
 from liquidedge.messages import detections_from_proto
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
@@ -30,16 +31,8 @@ log = logging.getLogger(__name__)
 # Codes that condemn one frame (the camera sent something the mesh refuses), not the mesh.
 FRAME_CODES = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT})
 
-# The channel's own reconnect attempts stay frequent (its default backoff grows to minutes).
-CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 2_000),
-    ("grpc.max_send_message_length", 16 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-)
+# One channel for every camera's stream, reconnecting quickly (the runtime's client options).
+CHANNEL_OPTIONS = STREAMING_CLIENT_OPTIONS
 
 
 @dataclass(frozen=True)
