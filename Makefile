@@ -21,7 +21,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[dev,demo,cpu]'
+	$(PIP) install -q --only-binary dlib-bin -e '.[dev,demo,recognition,cpu]'
 	touch $@
 
 install: $(STAMP)
@@ -30,7 +30,7 @@ models: $(STAMP)
 	$(PY) -m yolodetection.model_fetch --dest $(MODEL_DIR)
 
 run: install models
-	$(PY) -m liquidedge.demo --model-dir $(MODEL_DIR) $(ARGS)
+	$(PY) -m meshtools.demo --model-dir $(MODEL_DIR) $(ARGS)
 
 test: install models $(TEST_DEPS)
 	LIQUIDEDGE_MODEL_DIR=$(abspath $(MODEL_DIR)) $(PY) -m pytest $(PYTEST_ARGS)
@@ -38,6 +38,7 @@ test: install models $(TEST_DEPS)
 lint: install
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 protos: install
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src --pyi_out=src $(PROTOS)

@@ -15,7 +15,7 @@ int8: install models $(VENV)/.torch $(VENV)/.quantize
 	$(PY) -m yolodetection.quantize --model-dir $(MODEL_DIR)
 
 face-tuning: install models
-	$(PY) -m liquidedge.bench.face_tuning --model-dir $(MODEL_DIR)
+	$(PY) -m meshtools.bench.face_tuning --model-dir $(MODEL_DIR)
 
 # The INT8 test quantises with a few frames and checks what the command prints and keeps.
 TEST_DEPS += $(VENV)/.quantize

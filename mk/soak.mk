@@ -17,7 +17,7 @@ SOAK_ARGS ?=
 
 .PHONY: soak fuzz fuzz-long
 soak: install models
-	$(PY) -m liquidedge.soak --model-dir $(MODEL_DIR) --seconds $(SOAK_SECONDS) --warmup $(SOAK_WARMUP) \
+	$(PY) -m meshtools.soak --model-dir $(MODEL_DIR) --seconds $(SOAK_SECONDS) --warmup $(SOAK_WARMUP) \
 		--streams $(SOAK_STREAMS) --ramp $(SOAK_RAMP) \
 		--service-arg aggregator=--max-in-flight=$(SOAK_MAX_IN_FLIGHT) --json $(SOAK_JSON) $(SOAK_ARGS)
 

@@ -6,6 +6,7 @@ to port 0 on 127.0.0.1, and talked to over real gRPC channels.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from liquidedge.samples import SampleFrame, sample_frames
 from liquidedge.service import ServiceHandle
+from meshtools.samples import SampleFrame, sample_frames
 from servicekit import start_aggregator, start_face, start_yolo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,3 +72,14 @@ def channel_to() -> Iterator[Callable[[int], grpc.Channel]]:
     yield open_channel
     for channel in opened:
         channel.close()
+
+
+@pytest.fixture
+def keep_root_logging() -> Iterator[None]:
+    """For tests that call a program's main() in-process: it configures the root logger as a
+    process would; put pytest's handlers and level back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -6,20 +6,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 
-from liquidedge.localmesh import LocalMesh, free_port
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-
-
-def detect(address: str, jpeg: bytes, timeout: float = 20) -> detection_pb2.DetectResponse:
-    with grpc.insecure_channel(address) as channel:
-        stub = detection_pb2_grpc.DetectorStub(channel)
-        return stub.Detect(detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=jpeg)), timeout=timeout)
+from meshtools.localmesh import LocalMesh, free_port
+from support.calls import detect, metric_sum, scrape
+from support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +29,25 @@ def test_three_processes_answer_through_the_aggregator(mesh: LocalMesh, astronau
 
 
 def test_sigterm_drains_in_flight_frames_then_exits_cleanly(model_dir: str, astronaut_jpeg: bytes) -> None:
-    with LocalMesh(model_dir, extra_args={"yolo": ["--shutdown-grace-s", "10"]}) as mesh:
+    # YOLO's batcher holds a batch open 800 ms for company, so all six frames are inside YOLO,
+    # seen on its metrics, when SIGTERM arrives: the drain has real work to finish.
+    metrics_port = free_port()
+    hold = ["--max-batch", "8", "--max-queue-delay-ms", "800", "--metrics-port", str(metrics_port)]
+    with LocalMesh(model_dir, extra_args={"yolo": ["--shutdown-grace-s", "10", *hold]}) as mesh:
         yolo = mesh.services["yolo"]
+
+        def in_flight() -> float:
+            return metric_sum(scrape("127.0.0.1", metrics_port), "liquidedge_frames_in_flight")
+
         with ThreadPoolExecutor(6) as pool:
             calls = [pool.submit(detect, yolo.address, astronaut_jpeg) for _ in range(6)]
-            time.sleep(0.05)  # let them reach the server
+            wait_for(lambda: in_flight() == 6, timeout_s=20, what="six frames in flight in YOLO")
             yolo.signal(signal.SIGTERM)
             replies = [call.result() for call in calls]
-        assert all(r.engines[0].ok for r in replies)  # nothing in flight was dropped
+        assert [(r.engines[0].engine, r.engines[0].ok) for r in replies] == [("yolo", True)] * 6
         assert yolo.process is not None and yolo.process.wait(15) == 0
         with pytest.raises(grpc.RpcError) as error:
-            detect(yolo.address, astronaut_jpeg, timeout=2)
+            detect(yolo.address, astronaut_jpeg, timeout_s=2)
         assert error.value.code() == grpc.StatusCode.UNAVAILABLE
         # The aggregator keeps answering with the face engine alone.
         partial = detect(mesh.address, astronaut_jpeg)
@@ -61,7 +63,7 @@ def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str) -> None:
         if base < 65000 and all(free_port_is(base + k) for k in (2, 4)):
             break
     result = subprocess.run(
-        [sys.executable, "-m", "liquidedge.demo", "--model-dir", model_dir, "--port", str(base), *DEMO_ARGS],
+        [sys.executable, "-m", "meshtools.demo", "--model-dir", model_dir, "--port", str(base), *DEMO_ARGS],
         capture_output=True,
         text=True,
         timeout=180,

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
 
+from support.programs import SERVICE_MODULES, service_module
+
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("module", ["objectdetection", "facedetection", "yolodetection"])
-def test_every_flag_and_env_var_is_documented(module: str) -> None:
-    parser = importlib.import_module(f"{module}.__main__").build_parser()
+@pytest.mark.parametrize("program", sorted(SERVICE_MODULES))
+def test_every_flag_and_env_var_is_documented(program: str) -> None:
+    parser = service_module(program).build_parser()
     missing = [
         f"{flag} / {env}"
         for flag, env in parser.env_names.items()

@@ -1,100 +1,15 @@
-"""Face detection service: config → engine → server."""
+"""`python -m facedetection`: flags, start-up checks, logging, serve until SIGTERM (`service.py`)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from facedetection.engine import DEFAULT_CASCADE, FaceEngine, FaceSettings
-from facedetection.servicer import LegacyFaceServicer
-from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common
-from liquidedge.legacy import robot_pb2_grpc
-from liquidedge.logs import configure_logging
-from liquidedge.server import ServiceBinding
-from liquidedge.service import ServiceHandle, start_detector
-
-DEFAULT_PORT = 50053
-DEFAULT_METRICS_PORT = 9153
-
-
-def build_parser() -> EnvDefaultsParser:
-    parser = EnvDefaultsParser(prog="facedetection", description="Haar cascade face detection over gRPC")
-    add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT, max_in_flight=16)
-    parser.env_flag("--cascade", "FACE_CASCADE", default=DEFAULT_CASCADE, help="Haar cascade XML file")
-    defaults = FaceSettings()
-    parser.env_flag(
-        "--scale-factor",
-        "FACE_SCALE_FACTOR",
-        default=defaults.scale_factor,
-        type=float,
-        help="pyramid step (> 1)",
-    )
-    parser.env_flag(
-        "--min-neighbors",
-        "FACE_MIN_NEIGHBORS",
-        default=defaults.min_neighbors,
-        type=int,
-        help="overlaps needed to keep a face",
-    )
-    parser.env_flag(
-        "--min-size",
-        "FACE_MIN_SIZE",
-        default=defaults.min_size,
-        type=int,
-        help="smallest face side in pixels",
-    )
-    parser.env_flag(
-        "--downscale",
-        "FACE_DOWNSCALE",
-        default=defaults.downscale,
-        type=float,
-        help="detect on a copy shrunk by this ratio (0..1]",
-    )
-    parser.env_flag(
-        "--instances",
-        "FACE_INSTANCES",
-        default=defaults.instances,
-        type=int,
-        help="classifiers run in parallel",
-    )
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> FaceSettings:
-    return FaceSettings(
-        cascade_path=args.cascade,
-        scale_factor=args.scale_factor,
-        min_neighbors=args.min_neighbors,
-        min_size=args.min_size,
-        downscale=args.downscale,
-        instances=args.instances,
-    )
-
-
-def start(args: argparse.Namespace) -> ServiceHandle:
-    settings = settings_from(args)
-    return start_detector(
-        "facedetection",
-        "face",
-        lambda detector: ServiceBinding(
-            LegacyFaceServicer(detector), robot_pb2_grpc.add_FaceDetectionServicer_to_server, "FaceDetection"
-        ),
-        args,
-        lambda: FaceEngine(settings),
-    )
+from facedetection.service import build_parser, check_args, start
+from liquidedge.service import service_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_common(parser, args)
-    try:
-        settings_from(args)
-    except ValueError as error:
-        parser.error(str(error))
-    configure_logging("facedetection", args.log_level, args.log_format)
-    start(args).serve_until_signalled(args.shutdown_grace_s)
-    return 0
+    return service_main("facedetection", build_parser, check_args, start, argv)
 
 
 if __name__ == "__main__":

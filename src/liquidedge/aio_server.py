@@ -1,10 +1,10 @@
-"""The asyncio (`grpc.aio`) twin of `liquidedge.server`: same health, reflection, tokens and drain.
+"""The asyncio (`grpc.aio`) server: same health, reflection, tokens and drain as `liquidedge.server`.
 
 The server runs on an event loop in a thread of its own, so the rest of the process stays
-synchronous: `__main__` still waits for SIGTERM on the main thread, the backend health watcher
-still probes from its thread, and tests start and stop it like the thread-pool server.
-`AioRunningServer` offers the methods `ServiceHandle` calls on a `RunningServer`
-(`port`, `set_serving`, `stop`).
+synchronous: `__main__` waits for SIGTERM on the main thread, and tests start and stop an
+asyncio service like a thread-pool one. Everything that talks to the server's calls (channels
+to backends, health probes) is built and run on that loop; other threads reach it through
+`EventLoopThread.run`.
 """
 
 from __future__ import annotations
@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE_NAME
+from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
 
-from liquidedge.aio_security import aio_interceptors
-from liquidedge.server import ServerOptions, ServiceBinding, server_channel_options
-from liquidedge.wire import AioRejectUnparsableInterceptor
+from liquidedge.interceptors import AioHandlerInterceptor
+from liquidedge.server import ServerOptions, ServiceBinding, add_services, server_channel_options
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +30,25 @@ T = TypeVar("T")
 
 # Longest wait for the loop to run a small piece of work (a health change) for another thread.
 _CALL_TIMEOUT_S = 5.0
+# Longest wait, beyond the grace period, for a drain to finish.
+_DRAIN_SLACK_S = 30.0
 
 
 class EventLoopThread:
-    """An asyncio loop running on its own daemon thread, and a way to run coroutines on it."""
+    """An asyncio loop running on its own daemon thread; a context manager that starts and stops it."""
 
     def __init__(self, name: str = "grpc-aio") -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> EventLoopThread:
+    def __enter__(self) -> EventLoopThread:
         self._thread.start()
         return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
 
     @property
     def running(self) -> bool:
@@ -57,9 +62,11 @@ class EventLoopThread:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
-    def call(self, work: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
-        """Run `work` on the loop from another thread and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout_s)
+    def run(
+        self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any, timeout_s: float | None = None
+    ) -> T:
+        """Run `work(*args)` on the loop from another thread and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(work(*args), self.loop).result(timeout_s)
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -69,88 +76,59 @@ class EventLoopThread:
 
 @dataclass
 class AioRunningServer:
-    """A started `grpc.aio` server and its loop; stopping it drains, then ends the loop."""
+    """A started `grpc.aio` server on `loop`. Its sync methods may be called from any thread."""
 
     loop: EventLoopThread
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
     service_names: tuple[str, ...]
-    # Run on the loop after the server has drained (e.g. closing the aio channels to backends).
-    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    stopped: bool = False
 
-    async def _set_all(self, status: int) -> None:
+    async def set_health(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", *self.service_names):
             await self.health.set(name, status)
 
     def set_serving(self, serving: bool) -> None:
-        """Thread-safe: the aio HealthServicer's `set` is a coroutine, so it runs on the loop."""
-        if not self.loop.running:
-            return  # stopping: health already says NOT_SERVING and the loop is gone
-        status = (
-            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        try:
-            self.loop.call(self._set_all(status), _CALL_TIMEOUT_S)
-        except (TimeoutError, RuntimeError) as error:
-            log.warning("could not update health", extra={"serving": serving, "error": str(error)})
+        if self.loop.running:
+            self.loop.run(self.set_health, serving, timeout_s=_CALL_TIMEOUT_S)
 
-    async def _drain(self, grace_s: float | None) -> None:
+    async def close(self, grace_s: float | None = None) -> None:
+        """Say NOT_SERVING first so load balancers stop sending, then drain in-flight calls.
+
+        Only the first call drains: a service's lifecycle closes the server again after a
+        graceful stop, and on a failed start-up.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
-        for cleanup in self.cleanups:
-            await cleanup()
 
     def stop(self, grace_s: float | None = None) -> None:
-        """Say NOT_SERVING first so load balancers stop sending, then drain in-flight calls."""
         if self.loop.running:
-            self.loop.call(self._drain(grace_s), None if grace_s is None else grace_s + 30.0)
-        self.loop.stop()
+            limit = None if grace_s is None else grace_s + _DRAIN_SLACK_S
+            self.loop.run(self.close, grace_s, timeout_s=limit)
 
 
-async def _build(
-    bindings: Sequence[ServiceBinding], options: ServerOptions
-) -> tuple[grpc.aio.Server, health_aio.HealthServicer, int]:
-    server = grpc.aio.server(
-        # Innermost: a body that does not parse is the client's mistake, not UNKNOWN.
-        interceptors=[*aio_interceptors(options.interceptors), AioRejectUnparsableInterceptor()],
-        options=server_channel_options(options.max_message_bytes),
-    )
-    for binding in bindings:
-        binding.add_to_server(binding.servicer, server)
-    health_servicer = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = tuple(b.full_name for b in bindings)
-    reflection.enable_server_reflection((*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server)
-    address = f"{options.host}:{options.port}"
-    if options.credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, options.credentials)
-    if port == 0:
-        raise OSError(f"could not bind gRPC port {address}")
-    for name in ("", *names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    await server.start()
-    return server, health_servicer, port
-
-
-def create_aio_server(
-    bindings: Sequence[ServiceBinding], options: ServerOptions, loop: EventLoopThread | None = None
+async def start_aio_server(
+    loop: EventLoopThread, bindings: Sequence[ServiceBinding], options: ServerOptions
 ) -> AioRunningServer:
-    """Start an asyncio server (NOT_SERVING until the caller says otherwise) on its own loop thread.
+    """Start an asyncio server, NOT_SERVING until the caller says otherwise. Run it on `loop`.
 
     `options.workers` does not apply: the loop serves every call on one thread.
     """
-    loop = loop or EventLoopThread().start()
-    try:
-        server, health_servicer, port = loop.call(_build(bindings, options), 60.0)
-    except BaseException:
-        loop.stop()
-        raise
-    names = tuple(b.full_name for b in bindings)
-    log.info(
-        "gRPC (asyncio) listening",
-        extra={"address": f"{options.host}:{port}", "services": list(names)},
+    server = grpc.aio.server(
+        interceptors=[AioHandlerInterceptor(rewrite) for rewrite in options.rewrites(aio=True)],
+        options=server_channel_options(options.max_message_bytes),
     )
-    return AioRunningServer(loop, server, port, health_servicer, names)
+    health_servicer = health_aio.HealthServicer()
+    names, port = add_services(server, bindings, health_servicer, options)
+    running = AioRunningServer(loop, server, port, health_servicer, names)
+    await running.set_health(False)
+    await server.start()
+    log.info("gRPC (asyncio) listening", extra={"address": f"{options.host}:{port}", "services": list(names)})
+    return running

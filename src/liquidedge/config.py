@@ -54,9 +54,12 @@ def parse_bool(text: str) -> bool:
 
 
 def add_common_flags(
-    parser: EnvDefaultsParser, *, port: int, metrics_port: int, max_in_flight: int, workers: int = 16
+    parser: EnvDefaultsParser, *, port: int, metrics_port: int, max_in_flight: int, workers: int | None = 16
 ) -> None:
-    """Flags every service has: where to listen, limits, logging, shutdown."""
+    """Flags every service has: where to listen, limits, logging, shutdown.
+
+    `workers` None: the service runs on an asyncio loop and has no worker threads to size.
+    """
     parser.env_flag("--host", "BIND_HOST", default="127.0.0.1", help="address to bind the gRPC port to")
     parser.env_flag("--port", "PORT", default=port, type=int, help="gRPC port (0 picks a free one)")
     parser.env_flag(
@@ -66,13 +69,14 @@ def add_common_flags(
         type=int,
         help="Prometheus /metrics port, -1 disables",
     )
-    parser.env_flag(
-        "--workers",
-        "WORKERS",
-        default=workers,
-        type=int,
-        help="gRPC worker threads (an open stream holds one)",
-    )
+    if workers is not None:
+        parser.env_flag(
+            "--workers",
+            "WORKERS",
+            default=workers,
+            type=int,
+            help="gRPC worker threads (an open stream holds one)",
+        )
     parser.env_flag(
         "--max-in-flight",
         "MAX_IN_FLIGHT",
@@ -141,7 +145,7 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error(f"--port must be 0..65535, got {args.port}")
     if args.max_in_flight < 0:
         parser.error(f"--max-in-flight must be >= 0, got {args.max_in_flight}")
-    if args.workers < 1:
+    if vars(args).get("workers", 1) < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.max_frame_bytes < 1024:
         parser.error(f"--max-frame-bytes must be at least 1024, got {args.max_frame_bytes}")

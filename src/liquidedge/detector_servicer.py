@@ -42,7 +42,9 @@ class FrameResult:
     inference_ms: float
 
 
-def frame_deadline(context: grpc.ServicerContext, deadline_ms: int) -> float | None:
+def frame_deadline(
+    context: grpc.ServicerContext | grpc.aio.ServicerContext, deadline_ms: int
+) -> float | None:
     """Absolute monotonic deadline: the tighter of the call deadline and the per-frame budget."""
     candidates = []
     remaining = context.time_remaining()
@@ -90,15 +92,19 @@ class EngineRunner:
         return FrameResult(kept, frame.width, frame.height, frame.decode_ms, inference_s * 1000.0)
 
 
-class GuardedDetectorServicer(detection_pb2_grpc.DetectorServicer):
-    """`Detect` and `DetectStream` for any server: each frame runs `detect_frame` under the guard."""
+def require_frame(request: detection_pb2.DetectRequest) -> None:
+    if not request.HasField("frame"):
+        raise BadRequestError("request has no frame")
 
+
+@dataclass(eq=False)
+class DetectorServicer(detection_pb2_grpc.DetectorServicer):
+    """v1 for a single-engine detector process: each frame runs `detect_frame` under the guard."""
+
+    runner: EngineRunner
+    host: HostInfo
     guard: RequestGuard
-
-    def detect_frame(
-        self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
-    ) -> detection_pb2.DetectResponse:
-        raise NotImplementedError
+    default_max_results: int = 100
 
     def Detect(
         self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
@@ -117,23 +123,6 @@ class GuardedDetectorServicer(detection_pb2_grpc.DetectorServicer):
             with self.guard(context, "DetectStream"):
                 response = self.detect_frame(request, context)
             yield response
-
-
-def require_frame(request: detection_pb2.DetectRequest) -> None:
-    if not request.HasField("frame"):
-        raise BadRequestError("request has no frame")
-
-
-class DetectorServicer(GuardedDetectorServicer):
-    """v1 for a single-engine detector process."""
-
-    def __init__(
-        self, runner: EngineRunner, host: HostInfo, guard: RequestGuard, default_max_results: int = 100
-    ) -> None:
-        self.runner = runner
-        self.host = host
-        self.guard = guard
-        self.default_max_results = default_max_results
 
     def detect_frame(
         self, request: detection_pb2.DetectRequest, context: grpc.ServicerContext
@@ -157,6 +146,7 @@ class DetectorServicer(GuardedDetectorServicer):
                     latency_ms=result.inference_ms,
                     served_by=served_by(self.host),
                     detections=len(result.detections),
+                    model_version=result.detections.meta.get("model_version", ""),
                 )
             ],
             served_by=served_by(self.host),

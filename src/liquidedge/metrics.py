@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -71,6 +70,31 @@ class ServiceMetrics:
             ["service", "engine", "reason"],
             registry=self.registry,
         )
+        self.model_info = Gauge(
+            "liquidedge_model_info",
+            "1 for the model version an engine serves now (hot-swapped versions replace the label)",
+            ["service", "engine", "version"],
+            registry=self.registry,
+        )
+        self.backend_info = Gauge(
+            "liquidedge_backend_info",
+            "1 for the inference backend and precision an engine runs on; fallback=true when not the preferred one",
+            ["service", "engine", "backend", "precision", "fallback"],
+            registry=self.registry,
+        )
+        self.model_swaps = Counter(
+            "liquidedge_model_swaps",
+            "Model versions offered to an engine, by outcome (accepted, refused)",
+            ["service", "engine", "outcome"],
+            registry=self.registry,
+        )
+        self.model_load = Histogram(
+            "liquidedge_model_load_seconds",
+            "Time to load and smoke-test a model version beside the serving one",
+            ["service", "engine"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
         self.service = service
 
     def count_request(self, method: str, code: str, seconds: float) -> None:
@@ -90,14 +114,20 @@ class ServiceMetrics:
         finally:
             gauge.dec()
 
-    def serve(self, host: str, port: int) -> object | None:
-        """Expose /metrics over HTTP; returns the server so it can be shut down, None if disabled."""
+    @contextmanager
+    def serving(self, host: str, port: int) -> Iterator[int | None]:
+        """Expose /metrics over HTTP while the block runs; yields the bound port (None when port < 0)."""
         if port < 0:
-            return None
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+            yield None
+            return
+        try:
+            server, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as error:
+            raise OSError(f"could not serve /metrics on {host}:{port}: {error.strerror}") from error
         log.info("metrics on http://%s:%d/metrics", host, server.server_port)
-        return server
-
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start
+        try:
+            yield server.server_port
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)

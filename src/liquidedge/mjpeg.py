@@ -35,7 +35,10 @@ class MjpegServer:
         self.title = title
         self.period_s = 1.0 / fps
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        except OSError as error:
+            raise OSError(f"could not serve the live view on {host}:{port}: {error.strerror}") from error
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="mjpeg", daemon=True)
 
@@ -50,8 +53,16 @@ class MjpegServer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._httpd.shutdown()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
         self._httpd.server_close()
+
+    def __enter__(self) -> MjpegServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

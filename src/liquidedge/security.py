@@ -10,16 +10,18 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import grpc
+
+from liquidedge.interceptors import HandlerRewrite, refusing_handler
 
 log = logging.getLogger(__name__)
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 LEGACY_PREFIXES = ("/ObjectDetection/", "/FaceDetection/", "/YoloDetection/")
+UNAUTHENTICATED_DETAILS = "missing or invalid bearer token (send 'authorization: Bearer <token>')"
 
 
 def is_loopback(host: str) -> bool:
@@ -73,46 +75,23 @@ def read_token(path: str) -> str:
     return sorted(read_tokens(path))[0]
 
 
-def same_shape_handler(
-    handler: grpc.RpcMethodHandler, behaviour: Callable[..., Any]
-) -> grpc.RpcMethodHandler:
-    """A handler with `handler`'s streaming shape and serialisers that runs `behaviour` instead."""
-    kinds: dict[tuple[bool, bool], Callable[..., grpc.RpcMethodHandler]] = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }
-    make = kinds[(handler.request_streaming, handler.response_streaming)]
-    return make(
-        behaviour,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
-
-
-def _aborting_handler(handler: grpc.RpcMethodHandler, details: str) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that refuses the call with UNAUTHENTICATED."""
-
-    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
-
-    return same_shape_handler(handler, refuse)
-
-
-class BearerTokenInterceptor(grpc.ServerInterceptor):
+class BearerTokens:
     """Require `authorization: Bearer <token>` on every call except health checks (and legacy, if exempt).
 
     Kubelet's gRPC probes carry no token, so health stays open; the deployed robots' legacy
-    protocol cannot send one, so by default it keeps its own user_id check instead.
+    protocol cannot send one, so by default it keeps its own user_id check instead. The rule is
+    applied by either kind of server as a handler rewrite (`liquidedge.interceptors`).
     """
 
     def __init__(self, tokens: Iterable[str], exempt_prefixes: Iterable[str] = (HEALTH_PREFIX,)) -> None:
         self.tokens = tuple(t.encode() for t in tokens)
         self.exempt_prefixes = tuple(exempt_prefixes)
 
-    def _authorised(self, metadata: Iterable[tuple[str, str | bytes]]) -> bool:
-        for key, value in metadata:
+    def allows(self, details: grpc.HandlerCallDetails) -> bool:
+        method = details.method or ""
+        if method.startswith(self.exempt_prefixes):
+            return True
+        for key, value in details.invocation_metadata or ():
             if key.lower() != "authorization":
                 continue
             text = value.decode() if isinstance(value, bytes) else value
@@ -123,18 +102,15 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
                 return any(hmac.compare_digest(offered, known) for known in self.tokens)
         return False
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        method = handler_call_details.method or ""
-        if handler is None or method.startswith(self.exempt_prefixes):
-            return handler
-        if self._authorised(handler_call_details.invocation_metadata or ()):
-            return handler
-        log.info("unauthenticated call refused", extra={"method": method})
-        return _aborting_handler(
-            handler, "missing or invalid bearer token (send 'authorization: Bearer <token>')"
-        )
+    def rewrite(self, *, aio: bool) -> HandlerRewrite:
+        """The rule for a thread-pool (`aio=False`) or a `grpc.aio` server: refuse, or let through."""
+
+        def check(handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+            if self.allows(details):
+                return handler
+            log.info("unauthenticated call refused", extra={"method": details.method})
+            return refusing_handler(
+                handler, grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS, aio=aio
+            )
+
+        return check

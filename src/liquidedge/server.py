@@ -1,25 +1,30 @@
 """Server bootstrap shared by every service: gRPC server, health, reflection, drain on SIGTERM.
 
-`create_server` is what tests call (bind port 0, get the real port back); `serve_forever`
-is what `__main__` calls. Health starts NOT_SERVING and is switched on by the caller once
-its model is loaded, so a readiness probe never routes traffic to a pod that cannot answer.
+`create_server` starts a thread-pool server (the detectors: CPU work that releases the GIL);
+`liquidedge.aio_server` starts an asyncio one (the aggregator) with the same services, health,
+reflection and interceptors (`ServerOptions.rewrites`). Tests bind port 0 and get the real port
+back. Health starts NOT_SERVING and is switched on by the caller once its model is loaded, so a
+readiness probe never routes traffic to a pod that cannot answer.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from liquidedge.wire import RejectUnparsableInterceptor
+from liquidedge.interceptors import HandlerInterceptor, HandlerRewrite
+from liquidedge.security import BearerTokens
+from liquidedge.wire import reject_unparsable
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +44,27 @@ class ServerOptions:
     port: int = 0
     workers: int = 16
     max_message_bytes: int = 8 * 1024 * 1024 + 64 * 1024
-    interceptors: Sequence[grpc.ServerInterceptor] = field(default_factory=tuple)
+    # Calls must carry one of these bearer tokens (None: no token needed).
+    tokens: BearerTokens | None = None
     credentials: grpc.ServerCredentials | None = None
+
+    def rewrites(self, *, aio: bool) -> list[HandlerRewrite]:
+        """What every call goes through before a servicer sees it, outermost first.
+
+        Innermost: a body that does not parse is the client's mistake, not INTERNAL or UNKNOWN.
+        """
+        rewrites = [] if self.tokens is None else [self.tokens.rewrite(aio=aio)]
+        return [*rewrites, functools.partial(reject_unparsable, aio=aio)]
+
+
+class ServingPort(Protocol):
+    """What a service needs of a started server, whichever kind (thread-pool or asyncio)."""
+
+    port: int
+
+    def set_serving(self, serving: bool) -> None: ...
+
+    def stop(self, grace_s: float | None = None) -> None: ...
 
 
 @dataclass
@@ -77,26 +101,42 @@ def server_channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
     ]
 
 
-def create_server(bindings: Sequence[ServiceBinding], options: ServerOptions) -> RunningServer:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="grpc"),
-        # Innermost: a body that does not parse is the client's mistake, not INTERNAL.
-        interceptors=[*options.interceptors, RejectUnparsableInterceptor()],
-        options=server_channel_options(options.max_message_bytes),
-    )
+def add_services(
+    server: grpc.Server | grpc.aio.Server,
+    bindings: Sequence[ServiceBinding],
+    health_servicer: Any,
+    options: ServerOptions,
+) -> tuple[tuple[str, ...], int]:
+    """Register the services, health and reflection, and bind the port (either server kind).
+
+    Returns the services' full names and the bound port.
+    """
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(b.full_name for b in bindings)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{options.host}:{options.port}"
-    if options.credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, options.credentials)
+    try:
+        if options.credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, options.credentials)
+    except RuntimeError:  # grpcio's word for any bind failure; the port in use is the usual one
+        port = 0
     if port == 0:
-        raise OSError(f"could not bind gRPC port {address}")
+        raise OSError(f"could not bind the gRPC port {address} (in use, or not an address of this host)")
+    return names, port
+
+
+def create_server(bindings: Sequence[ServiceBinding], options: ServerOptions) -> RunningServer:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="grpc"),
+        interceptors=[HandlerInterceptor(rewrite) for rewrite in options.rewrites(aio=False)],
+        options=server_channel_options(options.max_message_bytes),
+    )
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    names, port = add_services(server, bindings, health_servicer, options)
     running = RunningServer(server=server, port=port, health=health_servicer, service_names=names)
     running.set_serving(False)
     server.start()

@@ -1,7 +1,10 @@
-"""Start and stop a whole service: gRPC server, health, metrics endpoint.
+"""Start and stop a whole service: gRPC server, health, metrics endpoint, and what else it opens.
 
 `__main__` modules and tests use the same functions, so what the tests start is what runs
-in production, only bound to port 0 on loopback.
+in production, only bound to port 0 on loopback. Every service opens its parts on one
+`contextlib.ExitStack`: when a step fails (a port in use, a model that does not load), the
+parts opened before it are closed again and the error goes up; when the service stops, they
+are closed in reverse order, after the gRPC server has drained.
 """
 
 from __future__ import annotations
@@ -9,22 +12,18 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from liquidedge.detector_servicer import DetectorServicer, EngineRunner
 from liquidedge.engine import Engine
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
+from liquidedge.logs import configure_logging
 from liquidedge.metrics import ServiceMetrics
-from liquidedge.security import (
-    HEALTH_PREFIX,
-    LEGACY_PREFIXES,
-    BearerTokenInterceptor,
-    read_tokens,
-    server_credentials,
-)
-from liquidedge.server import RunningServer, ServerOptions, ServiceBinding, create_server, wait_for_signal
+from liquidedge.security import HEALTH_PREFIX, LEGACY_PREFIXES, BearerTokens, read_tokens, server_credentials
+from liquidedge.server import ServerOptions, ServiceBinding, ServingPort, create_server, wait_for_signal
 from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
@@ -35,14 +34,19 @@ DETECTOR_SERVICE = detection_pb2.DESCRIPTOR.services_by_name["Detector"].full_na
 
 @dataclass
 class ServiceHandle:
-    """A started service. `stop` drains it; extra closers run after the gRPC server stops."""
+    """A started service.
+
+    `stop` runs the drainers (end open streams), drains the gRPC server for the grace period
+    while everything it uses is still open, then closes `resources` (everything start-up
+    opened, the server included, in reverse order).
+    """
 
     name: str
-    server: RunningServer
+    server: ServingPort
     metrics: ServiceMetrics
-    metrics_server: Any = None
+    resources: ExitStack
+    metrics_port: int | None = None
     view_port: int | None = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
     # Run first on stop, before the gRPC server stops taking calls (e.g. end open streams).
     drainers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -50,19 +54,11 @@ class ServiceHandle:
     def port(self) -> int:
         return self.server.port
 
-    @property
-    def metrics_port(self) -> int | None:
-        return None if self.metrics_server is None else self.metrics_server.server_port
-
     def stop(self, grace_s: float | None = 1.0) -> None:
         for drain in self.drainers:
             drain()
         self.server.stop(grace_s)
-        for close in self.closers:
-            close()
-        if self.metrics_server is not None:
-            self.metrics_server.shutdown()
-            self.metrics_server.server_close()
+        self.resources.close()
         log.info("stopped", extra={"service_name": self.name})
 
     def serve_until_signalled(self, grace_s: float) -> None:
@@ -71,22 +67,59 @@ class ServiceHandle:
         self.stop(grace_s)
 
 
+class Servable(Protocol):
+    """What `service_main` serves: a started service that drains on SIGTERM (gRPC or HTTP)."""
+
+    def serve_until_signalled(self, grace_s: float) -> None: ...
+
+
+def run_until_signalled(name: str, start: Callable[[], Servable], grace_s: float) -> int:
+    """What a service's `main` does once its flags are checked: start, serve, drain on SIGTERM.
+
+    A start-up that fails (a port in use, a model that does not load) has already closed what
+    it opened; it is reported as one log line and exit status 1, not a traceback.
+    """
+    try:
+        handle = start()
+    except Exception as error:
+        log.error("could not start: %s", error, extra={"service_name": name})
+        return 1
+    handle.serve_until_signalled(grace_s)
+    return 0
+
+
+def service_main(
+    name: str,
+    build_parser: Callable[[], argparse.ArgumentParser],
+    check_args: Callable[[argparse.ArgumentParser, argparse.Namespace], None],
+    start: Callable[[argparse.Namespace], Servable],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Every service's `main`: flags, start-up checks (exit 2 with the reason), logging, serve."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    configure_logging(name, args.log_level, args.log_format)
+    return run_until_signalled(name, lambda: start(args), args.shutdown_grace_s)
+
+
 def server_options(args: argparse.Namespace, **overrides: Any) -> ServerOptions:
     """Listening options from the common flags: limits, TLS or mTLS, bearer tokens."""
     credentials = None
     if args.tls_cert:
         credentials = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca)
-    interceptors = []
+    tokens = None
     if args.auth_tokens_file:
         exempt = (HEALTH_PREFIX, *LEGACY_PREFIXES) if args.legacy_auth == "user-id" else (HEALTH_PREFIX,)
-        interceptors.append(BearerTokenInterceptor(read_tokens(args.auth_tokens_file), exempt))
+        tokens = BearerTokens(read_tokens(args.auth_tokens_file), exempt)
     values = {
         "host": args.host,
         "port": args.port,
-        "workers": args.workers,
+        # An asyncio service has no --workers.
+        "workers": vars(args).get("workers", ServerOptions.workers),
         "max_message_bytes": args.max_frame_bytes + 64 * 1024,
         "credentials": credentials,
-        "interceptors": tuple(interceptors),
+        "tokens": tokens,
         **overrides,
     }
     return ServerOptions(**values)
@@ -106,7 +139,10 @@ def start_detector(
     options: ServerOptions | None = None,
     host: HostInfo | None = None,
 ) -> ServiceHandle:
-    """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after."""
+    """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after.
+
+    An engine with a `close` method (a batcher's worker threads) is closed with the service.
+    """
     metrics = ServiceMetrics(name)
     runner = EngineRunner(engine_name, image_limits(args), metrics)
     guard = RequestGuard(metrics, args.max_in_flight)
@@ -115,14 +151,17 @@ def start_detector(
         ServiceBinding(detector, detection_pb2_grpc.add_DetectorServicer_to_server, DETECTOR_SERVICE),
         legacy(detector),
     )
-    running = create_server(bindings, options or server_options(args))
-    handle = ServiceHandle(name, running, metrics, metrics.serve(args.host, args.metrics_port))
+    with ExitStack() as stack:
+        running = create_server(bindings, options or server_options(args))
+        stack.callback(running.stop, 0)
+        metrics_port = stack.enter_context(metrics.serving(args.host, args.metrics_port))
+        engine = load_engine()
+        close_engine = getattr(engine, "close", None)
+        if close_engine is not None:
+            stack.callback(close_engine)
+        runner.attach(engine)
+        handle = ServiceHandle(name, running, metrics, stack.pop_all(), metrics_port)
     handle.drainers.append(guard.begin_drain)
-    try:
-        runner.attach(load_engine())
-    except BaseException:
-        handle.stop(0)
-        raise
     running.set_serving(True)
     log.info("serving", extra={"service_name": name, "port": running.port})
     return handle

@@ -1,6 +1,7 @@
 """One place that turns what went wrong into a gRPC status code, counts it, and sheds load.
 
-Servicers wrap each request (each frame, in a stream) in a `RequestGuard`: a client's mistake
+Servicers wrap each request (each frame, in a stream) in a `RequestGuard` (`with guard(...)` on a
+thread-pool server, `async with guard.aio(...)` on an asyncio one): a client's mistake
 becomes INVALID_ARGUMENT, RESOURCE_EXHAUSTED or NOT_FOUND with a message the user can act on;
 an unexpected failure is logged with its traceback and reported as INTERNAL, never UNKNOWN.
 The guard also bounds the frames in flight: past the limit a frame is refused at once with
@@ -9,11 +10,12 @@ RESOURCE_EXHAUSTED instead of queueing without end, so admitted frames keep a bo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import grpc
 
@@ -101,8 +103,11 @@ class RequestGuard:
             self._slots.release()
 
     @contextmanager
-    def __call__(self, context: grpc.ServicerContext, method: str) -> Iterator[None]:
-        """Run one request: admit it, count it, time it, and abort with the right code if it fails."""
+    def _handled(self, method: str, client_gone: Callable[[], bool]) -> Iterator[None]:
+        """Admit, count and time one request; turn what it raises into an `AbortError` with its code.
+
+        Shared by both server kinds: only how the call is then aborted differs.
+        """
         start = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
@@ -111,13 +116,34 @@ class RequestGuard:
         except _EXPECTED as error:
             code = status_for(error)
             log.info("request refused", extra={"method": method, "code": code.name, "reason": str(error)})
-            context.abort(code, str(error))
+            raise AbortError(code, str(error)) from None
+        except asyncio.CancelledError:  # an asyncio call whose client went away
+            code = grpc.StatusCode.CANCELLED
+            raise
         except Exception as error:
-            if not context.is_active():
+            if client_gone():
                 code = grpc.StatusCode.CANCELLED
                 raise
             code = grpc.StatusCode.INTERNAL
             log.exception("request failed", extra={"method": method})
-            context.abort(code, f"internal error: {type(error).__name__}: {error}")
+            raise AbortError(code, f"internal error: {type(error).__name__}: {error}") from None
         finally:
             self.metrics.count_request(method, code.name, time.perf_counter() - start)
+
+    @contextmanager
+    def __call__(self, context: grpc.ServicerContext, method: str) -> Iterator[None]:
+        """Run one request on a thread-pool server; abort the call with the right code if it fails."""
+        try:
+            with self._handled(method, lambda: not context.is_active()):
+                yield
+        except AbortError as refusal:
+            context.abort(refusal.code, refusal.details)
+
+    @asynccontextmanager
+    async def aio(self, context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
+        """The same for a `grpc.aio` server, whose `abort` is a coroutine."""
+        try:
+            with self._handled(method, context.cancelled):
+                yield
+        except AbortError as refusal:
+            await context.abort(refusal.code, refusal.details)

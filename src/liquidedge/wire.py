@@ -2,9 +2,10 @@
 
 Left to grpcio, a body that does not parse is answered INTERNAL ("Exception deserializing
 request!") by the thread-pool server and UNKNOWN by the asyncio one: a server fault in both
-cases, for what is the client's mistake. These interceptors make the deserializer hand back an
-`Unparsable` marker instead, and refuse the call (or end the stream) with INVALID_ARGUMENT
-before any servicer sees it.
+cases, for what is the client's mistake. These handler rewrites (`liquidedge.interceptors`)
+make the deserializer hand back an `Unparsable` marker instead, and refuse the call (or end
+the stream) with INVALID_ARGUMENT before any servicer sees it. The marker and the parser are
+shared; only the wrappers differ, because `grpc.aio` wants coroutines and async generators.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from liquidedge.security import same_shape_handler
+from liquidedge.interceptors import same_shape_handler
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,23 @@ def _behaviour(handler: grpc.RpcMethodHandler) -> Callable[..., Any]:
     return handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
 
 
-def _with_tolerant_parser(handler: grpc.RpcMethodHandler, method: str, behaviour: Callable[..., Any]) -> Any:
-    replacement = same_shape_handler(handler, behaviour)
-    return replacement._replace(request_deserializer=_tolerant(handler.request_deserializer, method))
+def reject_unparsable(
+    handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails, *, aio: bool
+) -> grpc.RpcMethodHandler:
+    """`handler`, refusing requests that do not parse with INVALID_ARGUMENT before it runs.
+
+    A handler rewrite (`liquidedge.interceptors`) for a thread-pool server, or with `aio` for
+    a `grpc.aio` server.
+    """
+    if handler.request_deserializer is None:
+        return handler
+    checked = (_checked_aio if aio else _checked)(handler, _behaviour(handler))
+    parse = _tolerant(handler.request_deserializer, details.method or "")
+    return same_shape_handler(handler, checked)._replace(request_deserializer=parse)
 
 
-def reject_unparsable(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    """The thread-pool server's handler, refusing unparsable requests with INVALID_ARGUMENT."""
-    original = _behaviour(handler)
+def _checked(handler: grpc.RpcMethodHandler, original: Callable[..., Any]) -> Callable[..., Any]:
+    """The thread-pool server's behaviour: plain functions and iterators."""
     if not handler.request_streaming:
 
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
@@ -55,7 +65,7 @@ def reject_unparsable(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMe
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.reason)
             return original(request, context)
 
-        return _with_tolerant_parser(handler, method, unary)
+        return unary
 
     def checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
         for request in requests:
@@ -66,12 +76,11 @@ def reject_unparsable(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMe
     def streaming(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
         return original(checked(requests, context), context)
 
-    return _with_tolerant_parser(handler, method, streaming)
+    return streaming
 
 
-def reject_unparsable_aio(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    """The asyncio server's twin of `reject_unparsable` (grpc.aio tells generators from coroutines)."""
-    original = _behaviour(handler)
+def _checked_aio(handler: grpc.RpcMethodHandler, original: Callable[..., Any]) -> Callable[..., Any]:
+    """The asyncio server's behaviour: grpc.aio tells async generators from coroutines."""
 
     async def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         async for request in requests:
@@ -92,34 +101,10 @@ def reject_unparsable_aio(handler: grpc.RpcMethodHandler, method: str) -> grpc.R
             async for reply in original(await admit(request, context), context):
                 yield reply
 
-        return _with_tolerant_parser(handler, method, replies)
+        return replies
 
     async def reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
         result = original(await admit(request, context), context)
         return await result if isinstance(result, Awaitable) else result
 
-    return _with_tolerant_parser(handler, method, reply)
-
-
-class RejectUnparsableInterceptor(grpc.ServerInterceptor):
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        return reject_unparsable(handler, handler_call_details.method or "")
-
-
-class AioRejectUnparsableInterceptor(grpc.aio.ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        return reject_unparsable_aio(handler, handler_call_details.method or "")
+    return reply

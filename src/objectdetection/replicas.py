@@ -11,16 +11,20 @@ the aggregator knows which pod failed and can:
   after an ejection time that doubles while it keeps failing, as Istio's outlier detection does.
 
 Other targets (`host:port`, `unix:`) stay one replica resolved by gRPC itself.
+
+A pool lives on the aggregator's event loop: its channels are `grpc.aio` channels, one per
+replica, carrying both the detection calls and the health probes; its bookkeeping has no
+locks because only the loop's thread touches it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import socket
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -65,15 +69,26 @@ class ReplicaPolicy:
 @dataclass
 class Replica:
     address: str
-    channel: grpc.Channel
-    stub: detection_pb2_grpc.DetectorStub
-    health: health_pb2_grpc.HealthStub
+    channel: grpc.aio.Channel
     failures: int = 0
     ejections: int = 0
     ejected_until: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.detector = detection_pb2_grpc.DetectorStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
     def ejected(self, now: float) -> bool:
         return now < self.ejected_until
+
+    async def serving(self, timeout_s: float) -> bool:
+        try:
+            reply = await self.health.Check(
+                health_pb2.HealthCheckRequest(service=DETECTOR_SERVICE), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 class AttemptError(Exception):
@@ -95,10 +110,11 @@ def split_target(target: str) -> tuple[str, list[str]]:
     return "grpc", [target]
 
 
-def resolve_dns(host_port: str) -> list[str]:
+async def resolve_dns(host_port: str) -> list[str]:
+    """Every address a name resolves to, without blocking the event loop."""
     host, _, port = host_port.rpartition(":")
     host = host.strip("[]")
-    infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
     addresses = []
     for family, _type, _proto, _name, sockaddr in infos:
         ip = sockaddr[0]
@@ -110,83 +126,76 @@ def resolve_dns(host_port: str) -> list[str]:
 
 @dataclass
 class ReplicaPool:
-    """Every replica of one engine. Thread-safe; one per engine per aggregator."""
+    """Every replica of one engine; one per engine per aggregator, used on its event loop only."""
 
     engine: str
     target: str
-    make_channel: Callable[[str], grpc.Channel]
+    make_channel: Callable[[str], grpc.aio.Channel]
     policy: ReplicaPolicy = field(default_factory=ReplicaPolicy)
     clock: Callable[[], float] = time.monotonic
-    resolver: Callable[[str], list[str]] = resolve_dns
+    resolver: Callable[[str], Awaitable[list[str]]] = resolve_dns
     on_eject: Callable[[str, str, str], None] | None = None
     # Sent with every detection call, e.g. the aggregator's bearer token for the detectors.
     metadata: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
         self._replicas: dict[str, Replica] = {}
         self._turn = itertools.count()
         self._resolved_at = -1e9
         self.scheme, self._names = split_target(self.target)
-        self.refresh(force=True)
+        if self.scheme != "dns":
+            self._update(self._names)  # a fixed list: no resolving, ever
 
     # -- membership ------------------------------------------------------------------------
 
-    def refresh(self, force: bool = False) -> None:
-        """Re-resolve DNS targets (replicas come and go with the autoscaler)."""
+    async def refresh(self, force: bool = False) -> None:
+        """Re-resolve a DNS target (replicas come and go with the autoscaler)."""
         now = self.clock()
-        if not force and now - self._resolved_at < self.policy.resolve_interval_s:
+        if self.scheme != "dns" or (not force and now - self._resolved_at < self.policy.resolve_interval_s):
             return
         self._resolved_at = now
-        if self.scheme == "dns":
-            try:
-                addresses = self.resolver(self._names[0])
-            except OSError as error:
-                log.warning(
-                    "could not resolve %s: %s; keeping %d replicas", self.target, error, len(self._replicas)
-                )
-                return
-        else:
-            addresses = list(self._names)
-        with self._lock:
-            for address in addresses:
-                if address not in self._replicas:
-                    channel = self.make_channel(address)
-                    self._replicas[address] = Replica(
-                        address,
-                        channel,
-                        detection_pb2_grpc.DetectorStub(channel),
-                        health_pb2_grpc.HealthStub(channel),
-                    )
-                    log.info("replica added", extra={"engine": self.engine, "replica": address})
-            gone = [a for a in self._replicas if a not in addresses]
-            for address in gone:
-                self._replicas.pop(address).channel.close()
-                log.info("replica removed", extra={"engine": self.engine, "replica": address})
+        try:
+            addresses = await self.resolver(self._names[0])
+        except OSError as error:
+            log.warning(
+                "could not resolve %s: %s; keeping %d replicas", self.target, error, len(self._replicas)
+            )
+            return
+        for channel in self._update(addresses):
+            await channel.close()
+
+    def _update(self, addresses: Sequence[str]) -> list[grpc.aio.Channel]:
+        """Add replicas for new addresses; forget gone ones and return their channels to close."""
+        for address in addresses:
+            if address not in self._replicas:
+                self._replicas[address] = Replica(address, self.make_channel(address))
+                log.info("replica added", extra={"engine": self.engine, "replica": address})
+        gone = [a for a in self._replicas if a not in addresses]
+        for address in gone:
+            log.info("replica removed", extra={"engine": self.engine, "replica": address})
+        return [self._replicas.pop(address).channel for address in gone]
 
     @property
     def replicas(self) -> list[Replica]:
-        with self._lock:
-            return list(self._replicas.values())
+        return list(self._replicas.values())
 
     def in_service(self) -> list[str]:
         now = self.clock()
-        return [r.address for r in self.replicas if not r.ejected(now)]
+        return [r.address for r in self._replicas.values() if not r.ejected(now)]
 
     # -- choosing and bookkeeping ----------------------------------------------------------
 
     def choose(self, exclude: Sequence[str] = ()) -> Replica | None:
         now = self.clock()
-        with self._lock:
-            candidates = [r for r in self._replicas.values() if r.address not in exclude]
-            if not candidates:
-                return None
-            healthy = [r for r in candidates if not r.ejected(now)]
-            if not healthy:
-                # Panic mode: every replica is ejected; try the one that comes back soonest
-                # rather than fail the frame without trying.
-                return min(candidates, key=lambda r: r.ejected_until)
-            return healthy[next(self._turn) % len(healthy)]
+        candidates = [r for r in self._replicas.values() if r.address not in exclude]
+        if not candidates:
+            return None
+        healthy = [r for r in candidates if not r.ejected(now)]
+        if not healthy:
+            # Panic mode: every replica is ejected; try the one that comes back soonest
+            # rather than fail the frame without trying.
+            return min(candidates, key=lambda r: r.ejected_until)
+        return healthy[next(self._turn) % len(healthy)]
 
     def _eject(self, replica: Replica, now: float, reason: str) -> None:
         replica.ejections += 1
@@ -202,54 +211,46 @@ class ReplicaPool:
 
     def record(self, replica: Replica, code: grpc.StatusCode) -> None:
         now = self.clock()
-        with self._lock:
-            if code == grpc.StatusCode.OK:
-                replica.failures = 0
-                return
-            if code not in FAILURES or replica.ejected(now):
-                return
-            replica.failures += 1
-            if replica.failures < self.policy.consecutive_failures:
-                return
-            ejected = sum(1 for r in self._replicas.values() if r.ejected(now))
-            if (ejected + 1) / len(self._replicas) <= self.policy.max_ejected_fraction:
-                self._eject(replica, now, f"{replica.failures} consecutive failures ({code.name})")
+        if code == grpc.StatusCode.OK:
+            replica.failures = 0
+            return
+        if code not in FAILURES or replica.ejected(now):
+            return
+        replica.failures += 1
+        if replica.failures < self.policy.consecutive_failures:
+            return
+        ejected = sum(1 for r in self._replicas.values() if r.ejected(now))
+        if (ejected + 1) / len(self._replicas) <= self.policy.max_ejected_fraction:
+            self._eject(replica, now, f"{replica.failures} consecutive failures ({code.name})")
 
-    def probe(self, timeout_s: float) -> bool:
-        """Health-check every replica: eject the silent ones now, readmit recovered ones.
+    async def probe(self, timeout_s: float) -> bool:
+        """Health-check every replica at once: eject the silent ones now, readmit recovered ones.
 
         Returns whether any replica is serving.
         """
-        self.refresh()
-        any_serving = False
-        for replica in self.replicas:
-            serving = _is_serving(replica, timeout_s)
-            now = self.clock()
-            with self._lock:
-                if serving:
-                    any_serving = True
-                    if replica.ejections and now - replica.ejected_until > self.policy.max_ejection_s:
-                        replica.ejections = (
-                            0  # healthy for a long while: the next ejection starts short again
-                        )
-                elif not replica.ejected(now):
+        await self.refresh()
+        replicas = self.replicas
+        answers = await asyncio.gather(*(replica.serving(timeout_s) for replica in replicas))
+        now = self.clock()
+        for replica, serving in zip(replicas, answers, strict=True):
+            if not serving:
+                if not replica.ejected(now):
                     self._eject(replica, now, "health probe failed")
-        return any_serving
+            elif replica.ejections and now - replica.ejected_until > self.policy.max_ejection_s:
+                replica.ejections = 0  # healthy for a long while: the next ejection starts short again
+        return any(answers)
 
     # -- calling ---------------------------------------------------------------------------
 
-    def next_attempt(
-        self, attempt: int, deadline: float, tried: list[str], cancelled: bool
-    ) -> tuple[Replica, float] | None:
+    def next_attempt(self, attempt: int, deadline: float, tried: list[str]) -> tuple[Replica, float] | None:
         """The replica and timeout for attempt number `attempt`, or None when it is not worth one.
 
-        Shared by the thread-pool and the asyncio call paths, so both balance, budget and
-        retry the same way. Appends the chosen replica to `tried`.
+        Appends the chosen replica to `tried`.
         """
         if attempt >= self.policy.max_attempts:
             return None
         remaining = deadline - self.clock()
-        if remaining < self.policy.min_attempt_s or cancelled:
+        if remaining < self.policy.min_attempt_s:
             return None
         replica = self.choose(exclude=tried)
         if replica is None:
@@ -259,73 +260,45 @@ class ReplicaPool:
         last_chance = attempt == self.policy.max_attempts - 1 or not others
         return replica, remaining if last_chance else remaining * self.policy.first_attempt_share
 
-    def no_attempt_error(self, cancelled: bool) -> AttemptError:
+    def no_attempt_error(self) -> AttemptError:
         """Why a frame got no answer when no attempt was even made."""
-        code = grpc.StatusCode.CANCELLED if cancelled else grpc.StatusCode.DEADLINE_EXCEEDED
-        reason = "the client cancelled the frame" if cancelled else "no time left for the engine"
-        if not self.replicas:
-            code, reason = grpc.StatusCode.UNAVAILABLE, f"no replica of {self.target} resolved"
-        return AttemptError(code, reason, "")
+        if not self._replicas:
+            return AttemptError(grpc.StatusCode.UNAVAILABLE, f"no replica of {self.target} resolved", "")
+        return AttemptError(grpc.StatusCode.DEADLINE_EXCEEDED, "no time left for the engine", "")
 
-    def detect(
-        self, request: detection_pb2.DetectRequest, deadline: float, cancelled: threading.Event
+    async def detect(
+        self, request: detection_pb2.DetectRequest, deadline: float
     ) -> tuple[detection_pb2.DetectResponse, str]:
-        """Run the request on one replica, retrying on others while the deadline allows."""
+        """Run the request on one replica, retrying on others while the deadline allows.
+
+        A client that hangs up cancels the awaiting task, and with it the call in flight.
+        """
         tried: list[str] = []
         last: AttemptError | None = None
         for attempt in range(self.policy.max_attempts):
-            step = self.next_attempt(attempt, deadline, tried, cancelled.is_set())
+            step = self.next_attempt(attempt, deadline, tried)
             if step is None:
                 break
             replica, timeout_s = step
             try:
-                reply = _call(replica, request, timeout_s, cancelled, self.metadata)
-            except AttemptError as error:
-                self.record(replica, error.code)
-                last = error
-                if error.code not in RETRYABLE:
+                reply = await replica.detector.Detect(
+                    request, timeout=timeout_s, metadata=self.metadata or None
+                )
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                self.record(replica, code)
+                last = AttemptError(code, error.details() or code.name, replica.address)
+                if code not in RETRYABLE:
                     break
                 continue
             self.record(replica, grpc.StatusCode.OK)
             return reply, replica.address
         if last is None:
-            raise self.no_attempt_error(cancelled.is_set())
+            raise self.no_attempt_error()
         raise last
 
-    def close(self) -> None:
-        for replica in self.replicas:
-            replica.channel.close()
-
-
-def _is_serving(replica: Replica, timeout_s: float) -> bool:
-    try:
-        reply = replica.health.Check(
-            health_pb2.HealthCheckRequest(service=DETECTOR_SERVICE), timeout=timeout_s
-        )
-    except grpc.RpcError:
-        return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-
-def _call(
-    replica: Replica,
-    request: detection_pb2.DetectRequest,
-    timeout_s: float,
-    cancelled: threading.Event,
-    metadata: tuple[tuple[str, str], ...],
-) -> detection_pb2.DetectResponse:
-    future = replica.stub.Detect.future(request, timeout=timeout_s, metadata=metadata or None)
-    done = threading.Event()
-    future.add_done_callback(lambda _f: done.set())
-    while not done.wait(0.05):
-        if cancelled.is_set():
-            future.cancel()
-            raise AttemptError(grpc.StatusCode.CANCELLED, "the client cancelled the frame", replica.address)
-    try:
-        return future.result()
-    except grpc.RpcError as error:
-        raise AttemptError(error.code(), error.details() or error.code().name, replica.address) from None
-    except grpc.FutureCancelledError:
-        raise AttemptError(
-            grpc.StatusCode.CANCELLED, "the client cancelled the frame", replica.address
-        ) from None
+    async def close(self) -> None:
+        channels = [replica.channel for replica in self.replicas]
+        self._replicas.clear()
+        for channel in channels:
+            await channel.close()

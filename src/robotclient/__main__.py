@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from liquidedge.logs import configure_logging
-from robotclient.cli import bridge_settings_from, build_parser, check_args, settings_from
+from robotclient.cli import ROBOMASTER_DRIVERS, bridge_settings_from, build_parser, check_args, settings_from
 from robotclient.clock import MonotonicClock
 from robotclient.drivers.base import Driver, NoopDriver
 from robotclient.link import MeshLink
@@ -91,11 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _make_driver(args, world) -> Driver:
-    if args.driver == "robomaster":
-        from robotclient.drivers.robomaster import RoboMasterDriver
-
-        return RoboMasterDriver(args.robomaster_conn, sn=args.robomaster_sn or None)
-    if args.driver == "robomaster-bridge":
+    if args.driver in ROBOMASTER_DRIVERS:
         from robotclient.drivers.bridge import RoboMasterBridgeDriver
 
         return RoboMasterBridgeDriver(bridge_settings_from(args))

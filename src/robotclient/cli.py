@@ -15,6 +15,8 @@ from robotclient.pilot import PilotSettings
 from robotclient.runtime import RuntimeSettings
 from robotclient.tracker import TrackerSettings
 
+# The RoboMaster is driven through its SDK bridge; `robomaster-bridge` is the older name of the same.
+ROBOMASTER_DRIVERS = ("robomaster", "robomaster-bridge")
 # Flag defaults are the settings' own defaults, so the CLI and the tested logic never drift apart.
 _T, _B, _C, _BR = TrackerSettings(), BehaviorSettings(), ControllerSettings(), BridgeSettings()
 
@@ -60,15 +62,15 @@ def build_parser() -> EnvDefaultsParser:
         "--driver",
         "ROBOT_DRIVER",
         default="noop",
-        choices=["noop", "sim", "robomaster", "robomaster-bridge"],
-        help="chassis driver (robomaster-bridge: the SDK in a python3.8 bridge process)",
+        choices=["noop", "sim", *ROBOMASTER_DRIVERS],
+        help="chassis driver (robomaster: the SDK in a python3.8 bridge process; robomaster-bridge is the same)",
     )
     f(
         "--robomaster-conn",
         "ROBOT_ROBOMASTER_CONN",
         default="rndis",
         choices=["rndis", "ap", "sta"],
-        help="RoboMaster SDK connection type",
+        help="RoboMaster SDK connection type (for a bridge started by --spawn-bridge)",
     )
     f("--robomaster-sn", "ROBOT_ROBOMASTER_SN", default="", help="RoboMaster serial number (sta mode)")
     f(

@@ -37,12 +37,23 @@ class TargetSelector:
                 if track.track_id == self.target_id:
                     return track
             self.target_id = None
-        for label in self.labels:
-            # A new target must be seen now and confirmed by a few hits, so one false box
-            # does not swing the robot round.
-            candidates = [t for t in tracks if t.label == label and t.visible and t.hits >= self.min_hits]
-            if candidates:
-                best = max(candidates, key=lambda t: (t.area, -t.track_id))
-                self.target_id = best.track_id
-                return best
-        return None
+        # A new target must be seen now and confirmed by a few hits, so one false box does not
+        # swing the robot round; among the wanted, the best rank wins, then the largest.
+        ranked = [
+            (rank, -t.area, t.track_id, t)
+            for t in tracks
+            if t.visible and t.hits >= self.min_hits and (rank := self.rank(t)) is not None
+        ]
+        if not ranked:
+            return None
+        best = min(ranked, key=lambda entry: entry[:3])[3]
+        self.target_id = best.track_id
+        return best
+
+    def rank(self, track: Track) -> int | None:
+        """Where `track` stands among wanted targets (0 first), None when it is not wanted.
+
+        The one place that says what is wanted: another kind of target (a person by name, say)
+        is a selector that ranks differently.
+        """
+        return self.labels.index(track.label) if track.label in self.labels else None

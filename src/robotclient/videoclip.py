@@ -2,11 +2,12 @@
 
     python -m robotclient.videoclip --video clip.mp4 --streams 4 --rate max
 
-Each stream is a robot: its own link (one channel, one frame in flight, newest frame only).
-`--rate native` submits frames at the file's frame rate, so a slow mesh shows up as dropped
-frames, as it would on a robot; `--rate max` sends the next frame as soon as the previous one
-is answered, which measures the mesh's capacity. Frames are decoded and JPEG-encoded once,
-before the clock starts, so the client's own encoding does not count against the mesh.
+Each stream is a robot: the runtime's lock-step client (`liquidedge.lockstep`) on its own
+channel, one frame in flight. `--rate native` plays the file at its frame rate and, like a
+robot, sends the newest frame when the last is answered, so a slow mesh shows up as dropped
+frames; `--rate max` sends the next frame as soon as the previous one is answered, which
+measures the mesh's capacity. Frames are decoded and JPEG-encoded once, before the clock
+starts, so the client's own encoding does not count against the mesh.
 """
 
 from __future__ import annotations
@@ -16,19 +17,44 @@ import logging
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.imaging import encode_jpeg
+from liquidedge.lockstep import FRAME_CODES, LOST, Backoff, FrameOptions, LockstepClient, Outcome
 from liquidedge.logs import configure_logging
+from liquidedge.stats import tally
 from robotclient.clock import Clock, MonotonicClock
-from robotclient.link import LinkSettings, MeshLink, OutgoingFrame
 from robotclient.sources import VideoFileSource
-from robotclient.stats import LinkStats, percentile_ms
 
 log = logging.getLogger("robotclient.videoclip")
+
+# The wire protocol by its flag name, and the lock-step client's name for it.
+PROTOCOLS = {"v1": "stream", "legacy": "legacy"}
+# Past its deadline a frame gets this long for the mesh's DEADLINE_EXCEEDED to arrive before
+# the client gives it up as LOST (a hung mesh answers nothing).
+LOST_GRACE_S = 0.5
+# Codes of a frame that took too long: one is a slow frame, this many in a row an outage.
+TIMEOUT_CODES = frozenset({"DEADLINE_EXCEEDED", "CANCELLED", LOST})
+OUTAGE_AFTER_TIMEOUTS = 2
+
+
+@dataclass(frozen=True)
+class MeshTarget:
+    """Where the clip goes and how: address, wire protocol, per-frame deadline."""
+
+    address: str = "localhost:50051"
+    protocol: str = "v1"
+    deadline_s: float = 2.0
+    source_id: str = "videoclip"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {self.protocol!r}")
+        if self.deadline_s <= 0:
+            raise ValueError(f"deadline_s must be positive, got {self.deadline_s}")
 
 
 @dataclass(frozen=True)
@@ -70,39 +96,90 @@ def load_clip(
     return jpegs, fps
 
 
+@dataclass
+class StreamRun:
+    """What one stream did: every frame sent (with its outcome), frames skipped, outages."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    submitted: int = 0
+    dropped: int = 0
+    outages: int = 0
+
+
+@dataclass
+class _Outages:
+    """Outage bookkeeping as the robot's link does it: a run of failures that are the mesh's
+    (not one frame's refusal), timeouts only from the second in a row; counted once a run."""
+
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.1, 2.0))
+    timeouts_in_row: int = 0
+    down: bool = False
+
+    def wait_after(self, outcome: Outcome, run: StreamRun) -> float:
+        """Seconds to wait before the next frame (0 unless the mesh looks down)."""
+        if outcome.answered:
+            self.timeouts_in_row, self.down = 0, False
+        if outcome.answered or outcome.code in FRAME_CODES:  # the mesh answered, if only to refuse
+            self.backoff.reset()
+            return 0.0
+        if outcome.code in TIMEOUT_CODES:
+            self.timeouts_in_row += 1
+            if self.timeouts_in_row < OUTAGE_AFTER_TIMEOUTS:
+                return 0.0
+        if not self.down:
+            self.down = True
+            run.outages += 1
+            log.warning("mesh unreachable (%s: %s); retrying", outcome.code, outcome.details)
+        return self.backoff.next_s()
+
+
 def _play(
-    link: MeshLink, jpegs: Sequence[bytes], settings: ClipSettings, clock: Clock, start_s: float
-) -> None:
-    wait_s = link.settings.deadline_s + 1.0
-    last = 0
-    for i in range(settings.frames):
-        number = i + 1
+    client: LockstepClient, jpegs: Sequence[bytes], settings: ClipSettings, clock: Clock, start_s: float
+) -> StreamRun:
+    """One stream's frames, lock-step; at the native rate frame i is captured at start + i/fps
+    and the newest captured frame is the one sent (those skipped count as dropped)."""
+    run = StreamRun(submitted=settings.frames)
+    outages = _Outages()
+    index = 0
+    while index < settings.frames:
         if settings.rate == "native":
-            clock.sleep(start_s + i / settings.fps - clock.now())
-        link.submit(OutgoingFrame(number=number, capture_time_s=clock.now(), jpeg=jpegs[i % len(jpegs)]))
-        last = number
-        if settings.rate == "max":
-            link.wait_outcome(number, wait_s)
-    if settings.rate == "native":
-        link.wait_outcome(last, wait_s)
+            newest = min(settings.frames - 1, int((clock.now() - start_s) * settings.fps))
+            if newest < index:  # not captured yet
+                clock.sleep(start_s + index / settings.fps - clock.now())
+                newest = index
+            run.dropped += newest - index
+            index = newest
+        outcome = client.send(jpegs[index % len(jpegs)], number=index + 1)
+        run.outcomes.append(outcome)
+        clock.sleep(outages.wait_after(outcome, run))
+        index += 1
+    return run
 
 
 def run_clip(
-    jpegs: Sequence[bytes], link_settings: LinkSettings, settings: ClipSettings, clock: Clock | None = None
+    jpegs: Sequence[bytes], target: MeshTarget, settings: ClipSettings, clock: Clock | None = None
 ) -> dict[str, object]:
-    """Play the frames on `settings.streams` concurrent links; return the summary."""
+    """Play the frames on `settings.streams` concurrent streams; return the summary."""
     clock = clock or MonotonicClock()
-    links = [
-        MeshLink(
-            LinkSettings(**{**vars(link_settings), "source_id": f"{link_settings.source_id}-{i}"}), clock
-        ).start()
+    clients = [
+        LockstepClient.to(
+            target.address,
+            protocol=PROTOCOLS[target.protocol],
+            options=FrameOptions(
+                source_id=f"{target.source_id}-{i}", deadline_ms=round(target.deadline_s * 1000)
+            ),
+            wait_s=target.deadline_s + LOST_GRACE_S,
+            clock=clock.now,
+        )
         for i in range(settings.streams)
     ]
+    runs: list[StreamRun] = [StreamRun() for _ in clients]
+
+    def play(i: int) -> None:
+        runs[i] = _play(clients[i], jpegs, settings, clock, start_s)
+
+    threads = [threading.Thread(target=play, args=(i,), name=f"clip-{i}") for i in range(len(clients))]
     start_s = clock.now()
-    threads = [
-        threading.Thread(target=_play, args=(link, jpegs, settings, clock, start_s), name=f"clip-{i}")
-        for i, link in enumerate(links)
-    ]
     try:
         for thread in threads:
             thread.start()
@@ -110,50 +187,33 @@ def run_clip(
             thread.join()
         duration_s = clock.now() - start_s
     finally:
-        for link in links:
-            link.stop()
-    return summarize([link.stats for link in links], duration_s, settings, link_settings)
+        for client in clients:
+            client.close()
+    return summarize(runs, duration_s, settings, target)
 
 
 def summarize(
-    stats: Sequence[LinkStats], duration_s: float, settings: ClipSettings, link_settings: LinkSettings
+    runs: Sequence[StreamRun], duration_s: float, settings: ClipSettings, target: MeshTarget
 ) -> dict[str, object]:
-    """Merge per-stream counters into one summary. FPS is answered frames per wall second."""
-    snapshots = [s.snapshot() for s in stats]
-    rtts = [r for s in stats for r in s.rtt_s]
-    engines: dict[str, list[float]] = {}
-    for s in stats:
-        for name, values in s.engine_latency_ms.items():
-            engines.setdefault(name, []).extend(values)
-    failures: dict[str, int] = {}
-    for snap in snapshots:
-        for code, count in snap["failures_by_code"].items():
-            failures[code] = failures.get(code, 0) + count
-    answered = sum(s.answered for s in stats)
+    """Merge the streams into one summary (`liquidedge.stats`). FPS is answered frames per wall second."""
+    counted = tally(outcome for run in runs for outcome in run.outcomes)
     return {
-        "address": link_settings.address,
-        "protocol": link_settings.protocol,
+        "address": target.address,
+        "protocol": target.protocol,
         "streams": settings.streams,
         "rate": settings.rate,
-        "frames_submitted": sum(s.submitted for s in stats),
-        "frames_sent": sum(s.sent for s in stats),
-        "frames_answered": answered,
-        "frames_failed": sum(s.failed for s in stats),
-        "frames_dropped": sum(s.dropped for s in stats),
-        "failures_by_code": failures,
-        "outages": sum(s.outages for s in stats),
+        "frames_submitted": sum(run.submitted for run in runs),
+        "frames_sent": counted.sent,
+        "frames_answered": counted.answered,
+        "frames_failed": counted.failed,
+        "frames_dropped": sum(run.dropped for run in runs),
+        "failures_by_code": counted.failures_by_code,
+        "outages": sum(run.outages for run in runs),
         "duration_s": round(duration_s, 3),
-        "fps": round(answered / duration_s, 3) if duration_s > 0 else 0.0,
-        "rtt_ms": {f"p{q}": _round(percentile_ms(rtts, q)) for q in (50, 95, 99)},
-        "engine_latency_ms": {
-            name: {f"p{q}": _round(percentile_ms([v / 1000.0 for v in values], q)) for q in (50, 95, 99)}
-            for name, values in sorted(engines.items())
-        },
+        "fps": round(counted.answered / duration_s, 3) if duration_s > 0 else 0.0,
+        "rtt_ms": counted.rtt_ms(3),
+        "engine_latency_ms": counted.engine_percentiles_ms(3),
     }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def build_parser() -> EnvDefaultsParser:
@@ -197,12 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = ClipSettings(
             streams=args.streams, frames=args.frames, rate=args.rate, fps=args.fps or file_fps or 30.0
         )
-        link_settings = LinkSettings(
-            address=args.mesh_addr, protocol=args.protocol, deadline_s=args.deadline_s
-        )
+        target = MeshTarget(address=args.mesh_addr, protocol=args.protocol, deadline_s=args.deadline_s)
     except (OSError, ValueError) as error:
         parser.error(str(error))
-    summary = run_clip(jpegs, link_settings, settings)
+    summary = run_clip(jpegs, target, settings)
     # The summary is the program's output (for scripts and benchmarks), hence stdout.
     print(json.dumps(summary, indent=2))
     return 0 if summary["frames_answered"] else 1

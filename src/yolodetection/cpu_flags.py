@@ -1,9 +1,10 @@
 """Flags of the CPU backends (OpenVINO, ONNX Runtime), and what the service says it chose.
 
 Kept apart from the service's parser so the parser only calls `add_cpu_backend_flags`.
-The chosen backend, precision and model version are logged once and exported as
-`liquidedge_model_info{engine,backend,precision,version,fallback}` (value 1), with the
-reason in the log line: a box that runs the fallback says so in both places.
+The chosen backend and precision are logged once (with the reason and the converted model's
+id) and exported as `liquidedge_backend_info{engine,backend,precision,fallback}` (value 1): a
+box that runs the fallback says so in both places. (`liquidedge_model_info{engine,version}` is
+the model version a hot-reloading slot serves.)
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from prometheus_client import CollectorRegistry, Gauge
-
 from liquidedge.config import EnvDefaultsParser
+from liquidedge.metrics import ServiceMetrics
 from yolodetection.backends.factory import GraphOptions, Selected
 from yolodetection.backends.onnx_model import converted_dir
 from yolodetection.precision import PRECISIONS
@@ -73,8 +73,8 @@ def graph_options(args: argparse.Namespace) -> GraphOptions:
     )
 
 
-def report_selection(selected: Selected, registry: CollectorRegistry | None, engine: str = "yolo") -> None:
-    """One log line and the `liquidedge_model_info` gauge for the backend that runs."""
+def report_selection(selected: Selected, metrics: ServiceMetrics | None, engine: str = "yolo") -> None:
+    """One log line (WARNING on a fallback) and the `liquidedge_backend_info` gauge."""
     backend = selected.backend
     level = logging.WARNING if selected.fell_back else logging.INFO
     log.log(
@@ -83,15 +83,16 @@ def report_selection(selected: Selected, registry: CollectorRegistry | None, eng
         backend.name,
         selected.precision.upper(),
         selected.reason,
-        extra={"backend": backend.name, "precision": selected.precision, "fallback": selected.fell_back},
+        extra={
+            "backend": backend.name,
+            "precision": selected.precision,
+            "fallback": selected.fell_back,
+            "converted": selected.version,
+        },
     )
-    if registry is None:
+    if metrics is None:
         return
-    Gauge(
-        "liquidedge_model_info",
-        "The model that serves: backend, precision, version; fallback=true when not the preferred one",
-        ["engine", "backend", "precision", "version", "fallback"],
-        registry=registry,
-    ).labels(engine, backend.name, selected.precision, selected.version, str(selected.fell_back).lower()).set(
-        1
-    )
+    metrics.backend_info.clear()  # one backend runs at a time: a reload replaces the label set
+    metrics.backend_info.labels(
+        metrics.service, engine, backend.name, selected.precision, str(selected.fell_back).lower()
+    ).set(1)

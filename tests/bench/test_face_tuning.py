@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facedetection.__main__ import build_parser
 from facedetection.engine import FaceSettings
-from liquidedge.bench.face_tuning import ORIGINAL, Row, pick, place_face
+from facedetection.service import build_parser
+from meshtools.bench.face_tuning import ORIGINAL, Row, pick, place_face
 
 
 @pytest.mark.parametrize(("side", "centre"), [(40, (0.5, 0.4)), (200, (0.3, 0.35)), (112, (0.7, 0.5))])

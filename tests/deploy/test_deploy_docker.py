@@ -156,6 +156,8 @@ def test_build_context_sends_what_the_dockerfiles_copy() -> None:
         assert rules[0] == "*", f"{ignore.name}: start from nothing"
         for wanted in ("pyproject.toml", "README.md", "src/", "docker/healthcheck.py"):
             assert f"!{wanted}" in rules, f"{ignore.name} leaves out {wanted}"
+        # The tools drive the mesh from outside: excluded after src/ is let in, so no image has them.
+        assert "src/meshtools" in rules[rules.index("!src/") :], f"{ignore.name} sends the tools"
         assert (DOCKER / ignore.name.removesuffix(".dockerignore")).is_file()
 
 
@@ -186,7 +188,7 @@ def unused_port() -> int:
 def test_healthcheck_says_healthy_for_a_serving_program(face_service: ServiceHandle) -> None:
     result = run_healthcheck("--port", str(face_service.port))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SERVING" in result.stdout
+    assert result.stdout.strip() == f"<server> on port {face_service.port}: SERVING"  # not NOT_SERVING
 
 
 def test_healthcheck_follows_the_port_in_the_environment(yolo_service: ServiceHandle) -> None:
@@ -200,6 +202,8 @@ def test_healthcheck_follows_the_port_in_the_environment(yolo_service: ServiceHa
         timeout=30,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # It asked the port $PORT names (the --port 1 it was given answers nothing).
+    assert result.stdout.strip() == f"YoloDetection on port {yolo_service.port}: SERVING"
 
 
 @pytest.mark.parametrize(
@@ -228,6 +232,10 @@ def test_healthcheck_says_unhealthy_while_not_serving() -> None:
         result = run_healthcheck("--port", str(running.port))
         assert result.returncode == 1 and "NOT_SERVING" in result.stdout
         running.set_serving(True)
-        assert run_healthcheck("--port", str(running.port)).returncode == 0
+        serving = run_healthcheck("--port", str(running.port))
+        assert (serving.returncode, serving.stdout.strip()) == (
+            0,
+            f"<server> on port {running.port}: SERVING",
+        )
     finally:
         running.stop(0)

@@ -5,15 +5,13 @@ accepted by the program's own parser and start-up checks; the face detector is s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import deploy_checks as deploy
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from liquidedge.service import ServiceHandle
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
+from support.calls import SERVING, health_status
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +23,6 @@ def ports(
         "facedetection": face_service.port,
         "yolodetection": yolo_service.port,
     }
-
-
-def health_status(port: int, service: str) -> int | grpc.StatusCode:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        try:
-            return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
-        except grpc.RpcError as error:
-            return error.code()
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +91,19 @@ def containers_of_every_overlay() -> Iterator[tuple[str, str, str, dict[str, str
     ],
 )
 def test_program_accepts_its_manifest_environment(
-    monkeypatch: pytest.MonkeyPatch, program: str, env: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: str, env: dict[str, str]
 ) -> None:
-    """The code's own parser reads the variables and its own start-up checks accept the values."""
+    """The code's own parser reads the variables and its own start-up checks accept the values.
+    Files from Secrets (`*_FILE`) are stood in for by files of the same kind here: the Secret's
+    own placeholders are refused on purpose (test_placeholder_secret_is_refused_at_start)."""
     code = deploy.programs()[program]
     for name in {*code.env_flags, *deploy.DOWNWARD_ENV}:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
+        if name.endswith("_FILE") and value:
+            stand_in = tmp_path / name.lower()
+            stand_in.write_text(f"token-for-{name.lower()}\n")
+            value = str(stand_in)
         monkeypatch.setenv(name, value)
     parser = code.build_parser()
     args = parser.parse_args([])
@@ -119,7 +114,7 @@ def test_program_accepts_its_manifest_environment(
 def test_face_detector_starts_and_serves_with_the_manifest_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from facedetection.__main__ import build_parser, start
+    from facedetection.service import build_parser, start
 
     objects = deploy.render("scaled-cpu")
     container = deploy.pod_spec(deploy.by_name(objects, "Deployment")["facedetection"])["containers"][0]
@@ -132,3 +127,23 @@ def test_face_detector_starts_and_serves_with_the_manifest_environment(
         assert health_status(handle.port, probe) == SERVING
     finally:
         handle.stop(0)
+
+
+def test_placeholder_secret_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The camera tokens Secret ships placeholders; a gateway started on them stops at once."""
+    objects = deploy.render("scaled-cpu")
+    secret = deploy.by_name(objects, "Secret")["cameragateway-tokens"]
+    workload = deploy.by_name(objects, "Deployment")["cameragateway"]
+    container = deploy.pod_spec(workload)["containers"][0]
+    code = deploy.programs()["cameragateway"]
+    files = deploy.mounted_files(objects, workload, container)
+    for name, value in deploy.container_env(objects, container).items():
+        if name.endswith("_FILE") and value:
+            key = files[value].rsplit(":", 1)[1]
+            copy = tmp_path / key
+            copy.write_text(secret["stringData"][key])
+            value = str(copy)
+        monkeypatch.setenv(name, value)
+    parser = code.build_parser()
+    with pytest.raises(SystemExit):
+        code.check_args(parser, parser.parse_args([]))

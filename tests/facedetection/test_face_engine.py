@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facedetection.engine import FaceEngine, FaceSettings
-from liquidedge.samples import SampleFrame
+from meshtools.samples import SampleFrame
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from faults.fault_netns import Switch
-from liquidedge.localmesh import ServiceProcess, free_port, wait_serving
+from meshtools.localmesh import ServiceProcess, free_port, wait_serving
+from support.calls import metric_sum, scrape
 
 START_TIMEOUT_S = 60.0
 YOLO_REPLICAS = ("yolo-a", "yolo-b")
@@ -184,25 +182,10 @@ class FaultMesh:
                 service.signal(signal.SIGCONT)
             service.stop(timeout_s=5.0)
 
-    def metrics(self, service: str = "edge") -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        """One service's Prometheus samples (the aggregator's by default), keyed (name, sorted labels)."""
-        where = self.placements[service]
-        url = f"http://{where.ip}:{where.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=2.0) as reply:
-            text = reply.read().decode()
-        samples = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return samples
-
     def metric_sum(self, name: str, service: str = "edge", **labels: str) -> float:
-        """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
-        total = 0.0
-        for (sample, sample_labels), value in self.metrics(service).items():
-            if sample == name and set(labels.items()) <= set(sample_labels):
-                total += value
-        return total
+        """Sum of one service's samples of a metric whose labels include `labels` (0 when absent)."""
+        where = self.placements[service]
+        return metric_sum(scrape(where.ip, where.metrics_port), name, **labels)
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.log_dir / f"{name}.log"

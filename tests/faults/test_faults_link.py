@@ -17,8 +17,10 @@ import pytest
 from faults.fault_mesh import AGGREGATOR_ARGS, YOLO_REPLICAS, FaultMesh, switch_placements
 from faults.fault_netns import Switch, qdisc_unavailable_reason
 from faults.fault_report import figure
-from faults.fault_robot import FrameResult, LockstepRobot, percentile
-from liquidedge.samples import SampleFrame
+from faults.fault_robot import LockstepRobot
+from liquidedge.lockstep import Outcome
+from liquidedge.stats import percentile_ms
+from meshtools.samples import SampleFrame
 
 DEADLINE_S = 1.5
 IMPAIRED_S = 6.0
@@ -35,8 +37,12 @@ IMPAIRMENTS = [
 ]
 
 
-def yolo_ok(result: FrameResult) -> bool:
-    return result.answered and result.ok("yolo")
+def yolo_ok(result: Outcome) -> bool:
+    return result.answered and result.engine_ok("yolo")
+
+
+def whole(result: Outcome) -> bool:
+    return result.answered and not result.partial
 
 
 @pytest.mark.netns
@@ -80,20 +86,20 @@ def run_impaired(mesh: FaultMesh, switch: Switch, kind: str, spec: tuple[str, ..
         back = robot.wait_for(1, lambda r: r.sent_s > healed_at and yolo_ok(r), timeout_s=20)
         back_after = back[0].done_s - healed_at
     during = [r for r in robot.results if impaired_at < r.sent_s < healed_at]
-    outcomes = Counter(r.outcome for r in during)
-    yolo_codes = Counter(r.engines.get("yolo", "-") for r in during)
+    outcomes = Counter("whole" if whole(r) else "partial" if r.answered else r.code for r in during)
+    yolo_codes = Counter(r.engines["yolo"].code if "yolo" in r.engines else "-" for r in during)
     rtts = [r.rtt_s for r in during]
     figure(
         f"bad-link/{kind} {' '.join(spec)}",
         "netns",
-        f"{len(during)} frames in {IMPAIRED_S:.0f} s: {outcomes['ok']} whole, {outcomes['partial']} partial, "
-        f"{len(during) - outcomes['ok'] - outcomes['partial']} failed/lost; YOLO codes {dict(yolo_codes)}; "
-        f"RTT p95 {percentile(rtts, 0.95):.2f} s, max {max(rtts, default=0):.2f} s "
+        f"{len(during)} frames in {IMPAIRED_S:.0f} s: {outcomes['whole']} whole, {outcomes['partial']} partial, "
+        f"{len(during) - outcomes['whole'] - outcomes['partial']} failed/lost; YOLO codes {dict(yolo_codes)}; "
+        f"RTT p95 {percentile_ms(rtts, 95) or 0:.0f} ms, max {max(rtts, default=0):.2f} s "
         f"(deadline {DEADLINE_S} s); YOLO back {back_after:.2f} s after the link healed",
     )
     assert len(during) >= 3
     assert all(r.answered for r in during), dict(outcomes)
-    assert all(r.ok("face") for r in during), [r.engines for r in during if not r.ok("face")]
+    assert all(r.engine_ok("face") for r in during), [r.engines for r in during if not r.engine_ok("face")]
     assert set(yolo_codes) <= {"OK", *YOLO_FAILURES}, dict(yolo_codes)
     assert max(rtts) <= DEADLINE_S + MARGIN_S, max(rtts)
     assert back_after < 10.0

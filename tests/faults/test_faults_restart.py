@@ -14,17 +14,18 @@ from collections import Counter
 
 from faults.fault_mesh import MeshFactory
 from faults.fault_report import figure
-from faults.fault_robot import FrameResult, LockstepRobot, max_gap_s
-from liquidedge.samples import SampleFrame
+from faults.fault_robot import LockstepRobot, max_gap_s
+from liquidedge.lockstep import LOST, Outcome
+from meshtools.samples import SampleFrame
 
 # Generous: CI is a 2-core machine and this is about behaviour (bounded), not speed.
 OUTAGE_LIMIT_S = 10.0
 EXIT_TIMEOUT_S = 15.0
 # What a robot may see while the aggregator is away: refused, cut off, or no answer in time.
-OUTAGE_OUTCOMES = {"failed:UNAVAILABLE", "failed:CANCELLED", "lost"}
+OUTAGE_CODES = {"UNAVAILABLE", "CANCELLED", LOST}
 
 
-def answered(result: FrameResult) -> bool:
+def answered(result: Outcome) -> bool:
     return result.answered
 
 
@@ -51,7 +52,7 @@ def test_restarting_the_aggregator_costs_a_bounded_outage_and_the_robot_resumes(
     results = robot.results
     during = [r for r in results if r.done_s > stopped_at]
     drained = [r for r in during if answered(r) and r.done_s <= exited_at]
-    failures = Counter(r.outcome for r in during if not answered(r))
+    failures = Counter(r.code for r in during if not answered(r))
     first_back = min(r.done_s for r in during if answered(r) and r.sent_s > exited_at)
     outage = max_gap_s(results, answered, stopped_at, ended_at)
     streams = len({r.stream for r in results})
@@ -65,5 +66,5 @@ def test_restarting_the_aggregator_costs_a_bounded_outage_and_the_robot_resumes(
     )
     assert exit_code == 0
     assert outage < OUTAGE_LIMIT_S, outage
-    assert set(failures) <= OUTAGE_OUTCOMES, dict(failures)
+    assert set(failures) <= OUTAGE_CODES, dict(failures)
     assert streams >= 2, "the robot should have reopened its stream"

@@ -21,7 +21,6 @@ from fuzz_support import (
     fuzz_settings,
     judge,
 )
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import given
 from hypothesis import strategies as st
 from jpeg_strategies import real_jpegs
@@ -34,6 +33,7 @@ from message_strategies import (
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from support.calls import SERVING, detect, health_status
 
 OK = grpc.StatusCode.OK
 DETECTOR_CODES = frozenset({OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED})
@@ -52,10 +52,8 @@ def verdict(
 
 
 def assert_still_serving(channel: grpc.Channel, engines: tuple[str, ...]) -> None:
-    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
-    assert health.status == health_pb2.HealthCheckResponse.SERVING
-    request = detection_pb2.DetectRequest(frame=detection_pb2.Frame(number=7, jpeg=real_jpegs()[0]))
-    reply = detection_pb2_grpc.DetectorStub(channel).Detect(request, timeout=20)
+    assert health_status(channel, timeout_s=10) == SERVING
+    reply = detect(channel, real_jpegs()[0], number=7)
     assert reply.frame_number == 7
     assert sorted(e.engine for e in reply.engines if e.ok) == sorted(engines)
 

@@ -21,16 +21,13 @@ import pytest
 from jpeg_strategies import real_jpegs
 
 from liquidedge.service import ServiceHandle
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from liquidedge.v1 import detection_pb2
+from servicekit import start_yolo
+from support.calls import detect_or_error
 
 
 def detect(port: int, **fields: object) -> grpc.RpcError | detection_pb2.DetectResponse:
-    request = detection_pb2.DetectRequest(frame=detection_pb2.Frame(number=1, jpeg=real_jpegs()[0]), **fields)
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        try:
-            return detection_pb2_grpc.DetectorStub(channel).Detect(request, timeout=20)
-        except grpc.RpcError as error:
-            return error
+    return detect_or_error(port, real_jpegs()[0], **fields)
 
 
 @pytest.mark.parametrize("deadline_ms", [1, 3])
@@ -45,10 +42,7 @@ def test_aggregator_answers_a_spent_frame_budget_with_deadline_exceeded(
 @pytest.fixture(scope="module")
 def batching_yolo(model_dir: str) -> Iterator[ServiceHandle]:
     """A YOLO detector whose batcher holds a lone frame for 300 ms waiting for company."""
-    from yolodetection.__main__ import build_parser, start
-
-    flags = ["--port", "0", "--metrics-port", "-1", "--model-dir", model_dir]
-    handle = start(build_parser().parse_args([*flags, "--max-batch", "4", "--max-queue-delay-ms", "300"]))
+    handle = start_yolo(model_dir, "--max-batch", "4", "--max-queue-delay-ms", "300")
     yield handle
     handle.stop(0)
 

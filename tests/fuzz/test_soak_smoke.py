@@ -1,7 +1,7 @@
 """The soak tool, briefly: its report has every field and its numbers are consistent.
 
 Not a performance test: nothing here depends on how fast the machine is. The first test runs
-the real CLI (`python -m liquidedge.soak`, local mesh as processes) for a few seconds; the
+the real CLI (`python -m meshtools.soak`, local mesh as processes) for a few seconds; the
 second drives an in-process aggregator limited to one frame in flight, so frames are shed.
 """
 
@@ -17,8 +17,9 @@ import pytest
 from jpeg_strategies import real_jpegs
 
 from liquidedge.service import ServiceHandle
-from liquidedge.soak import SoakConfig, run_soak
-from liquidedge.soak.__main__ import build_parser, config_from_args
+from meshtools.soak import SoakConfig, run_soak
+from meshtools.soak.cli import build_parser, config_from_args
+from servicekit import start_aggregator
 
 PHASE_FIELDS = {
     "phase",
@@ -62,7 +63,7 @@ def assert_consistent(report: dict[str, Any], measured_phases: int) -> None:
 def test_the_cli_against_the_local_mesh(model_dir: str, tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
     command = [
-        *(sys.executable, "-m", "liquidedge.soak", "--seconds", "4", "--streams", "2", "--ramp", "1,2"),
+        *(sys.executable, "-m", "meshtools.soak", "--seconds", "4", "--streams", "2", "--ramp", "1,2"),
         *("--warmup", "1", "--model-dir", model_dir, "--frames-size", "160x120", "--json", str(out)),
         "--service-arg=yolo=--max-in-flight=2",
     ]
@@ -84,12 +85,9 @@ def test_the_cli_against_the_local_mesh(model_dir: str, tmp_path: Path) -> None:
 
 
 def test_shed_frames_are_counted_apart(face_service: ServiceHandle, yolo_service: ServiceHandle) -> None:
-    from objectdetection.__main__ import build_parser as aggregator_parser
-    from objectdetection.__main__ import start
-
-    flags = ["--port", "0", "--metrics-port", "-1", "--max-in-flight", "1", "--log-level", "ERROR"]
-    peers = ["--face-addr", f"127.0.0.1:{face_service.port}", "--yolo-addr", f"127.0.0.1:{yolo_service.port}"]
-    aggregator = start(aggregator_parser().parse_args([*flags, *peers]))
+    aggregator = start_aggregator(
+        f"127.0.0.1:{face_service.port}", f"127.0.0.1:{yolo_service.port}", "--max-in-flight", "1"
+    )
     try:
         config = SoakConfig(
             seconds=2, streams=4, warmup_s=0, mode="unary", target=f"127.0.0.1:{aggregator.port}"

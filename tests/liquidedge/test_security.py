@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.security import channel_credentials, read_tokens
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from servicekit import start_aggregator, start_face
+from support.calls import SERVING, health_status, open_channel
 
 TOKEN = "s3cret-robot-token"
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 AGGREGATOR_TOKEN = "aggregator-to-detectors"
 
 
@@ -58,6 +60,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "tokens").write_text(f"# robots\n{TOKEN}\n\nanother-token\n")
     (directory / "detector-tokens").write_text(f"{AGGREGATOR_TOKEN}\n")
     (directory / "aggregator-token").write_text(f"{AGGREGATOR_TOKEN}\n")
+    (directory / "token-for-face").write_text(f"{TOKEN}\n")  # a token secure_face accepts
     return directory
 
 
@@ -68,12 +71,8 @@ def frame_request(jpeg: bytes) -> detection_pb2.DetectRequest:
 def call(
     port: int, jpeg: bytes, credentials: grpc.ChannelCredentials | None, token: str | None
 ) -> grpc.StatusCode:
-    target = f"localhost:{port}"
-    channel = (
-        grpc.insecure_channel(target) if credentials is None else grpc.secure_channel(target, credentials)
-    )
     metadata = (("authorization", f"Bearer {token}"),) if token else None
-    with channel:
+    with open_channel(f"localhost:{port}", credentials) as channel:
         try:
             detection_pb2_grpc.DetectorStub(channel).Detect(
                 frame_request(jpeg), timeout=10, metadata=metadata
@@ -112,20 +111,16 @@ def test_tls_and_tokens(
     assert call(secure_face.port, astronaut_jpeg, credentials, token) == expected, case
 
 
-def test_health_stays_open_for_probes_without_a_token(secure_face, pki: Path) -> None:
-    with grpc.secure_channel(
-        f"localhost:{secure_face.port}", channel_credentials(str(pki / "ca.pem"))
-    ) as channel:
-        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
-    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+def test_health_stays_open_for_probes_without_a_token(secure_face, pki: Path, astronaut_jpeg: bytes) -> None:
+    trust = channel_credentials(str(pki / "ca.pem"))
+    assert call(secure_face.port, astronaut_jpeg, trust, None) == grpc.StatusCode.UNAUTHENTICATED
+    assert health_status(f"localhost:{secure_face.port}", credentials=trust) == SERVING
 
 
 def test_legacy_protocol_keeps_its_user_id_check_without_tokens(
     secure_face, pki: Path, astronaut_jpeg: bytes
 ) -> None:
-    with grpc.secure_channel(
-        f"localhost:{secure_face.port}", channel_credentials(str(pki / "ca.pem"))
-    ) as channel:
+    with open_channel(f"localhost:{secure_face.port}", channel_credentials(str(pki / "ca.pem"))) as channel:
         stub = robot_pb2_grpc.FaceDetectionStub(channel)
         reply = stub.FaceDetect(
             robot_pb2.FaceDetectionRequest(frame=robot_pb2.VideoFrame(img=astronaut_jpeg)), timeout=10
@@ -171,6 +166,43 @@ def test_mutual_tls_mesh_end_to_end(pki: Path, astronaut_jpeg: bytes) -> None:
         face.stop(0)
 
 
+def test_the_aggregator_demands_tls_and_tokens_except_for_health_and_legacy(
+    pki: Path, secure_face, astronaut_jpeg: bytes
+) -> None:
+    """The asyncio aggregator applies the same token rule as the detectors, to unary calls and streams."""
+    aggregator = start_aggregator(
+        f"ipv4:127.0.0.1:{secure_face.port}", "",
+        "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+        "--auth-tokens-file", str(pki / "tokens"), "--backend-ca", str(pki / "ca.pem"),
+        "--backend-token-file", str(pki / "token-for-face"),
+    )  # fmt: skip
+    robot = channel_credentials(str(pki / "ca.pem"))
+    try:
+        for token, expected in (
+            (TOKEN, grpc.StatusCode.OK),
+            (None, UNAUTHENTICATED),
+            ("guess", UNAUTHENTICATED),
+        ):
+            assert call(aggregator.port, astronaut_jpeg, robot, token) == expected, token
+        assert call(aggregator.port, astronaut_jpeg, None, TOKEN) == grpc.StatusCode.UNAVAILABLE  # plaintext
+        with grpc.secure_channel(f"localhost:{aggregator.port}", robot) as channel:
+            stub = detection_pb2_grpc.DetectorStub(channel)
+            with pytest.raises(grpc.RpcError) as error:
+                list(stub.DetectStream(iter([frame_request(astronaut_jpeg)]), timeout=10))
+            assert error.value.code() == UNAUTHENTICATED
+            # Probes carry no token; the legacy robots keep their user_id check instead.
+            assert health_status(channel) == SERVING
+            legacy = robot_pb2_grpc.ObjectDetectionStub(channel).ObjectDetect(
+                robot_pb2.ObjectDetectionRequest(
+                    user_id=1, frame=robot_pb2.VideoFrame(number=1, img=astronaut_jpeg), wantface=1
+                ),
+                timeout=10,
+            )
+            assert [o.name for o in legacy.objects] == ["face"]
+    finally:
+        aggregator.stop(0)
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
@@ -183,20 +215,37 @@ def test_mutual_tls_mesh_end_to_end(pki: Path, astronaut_jpeg: bytes) -> None:
 def test_unsafe_or_broken_security_config_fails_at_start_up(
     flags: list[str], words: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from facedetection.__main__ import main
+    from facedetection.service import build_parser, check_args
 
-    with pytest.raises(SystemExit):
-        main(["--port", "0", "--metrics-port", "-1", *flags])
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exited:
+        check_args(parser, parser.parse_args(["--port", "0", "--metrics-port", "-1", *flags]))
+    assert exited.value.code == 2
     assert words in capsys.readouterr().err
 
 
+def test_the_program_refuses_plaintext_on_all_interfaces_before_serving() -> None:
+    """The command itself, as a container runs it: exit status 2 and the reason, nothing served."""
+    done = subprocess.run(
+        [sys.executable, "-m", "facedetection", "--host", "0.0.0.0", "--port", "0", "--metrics-port", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "refusing plaintext gRPC on 0.0.0.0" in done.stderr
+
+
 def test_plaintext_on_all_interfaces_is_allowed_when_a_mesh_encrypts() -> None:
-    from facedetection.__main__ import build_parser
-    from liquidedge.config import check_common
+    from facedetection.service import build_parser, check_args
+    from liquidedge.service import server_options
 
     parser = build_parser()
     args = parser.parse_args(["--host", "0.0.0.0", "--allow-plaintext", "true"])
-    check_common(parser, args)  # no error
+    check_args(parser, args)  # would exit 2, as above, without --allow-plaintext
+    options = server_options(args)
+    assert (options.host, options.credentials) == ("0.0.0.0", None)
 
 
 def test_token_file_rules(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 import pytest
 
@@ -11,34 +13,40 @@ from servicekit import start_aggregator
 GARBAGE = b"\x00"  # field number 0: never valid protobuf
 
 
-@pytest.fixture(params=["thread", "aio"])
-def aggregator(request: pytest.FixtureRequest, face_service: ServiceHandle):
-    handle = start_aggregator(f"127.0.0.1:{face_service.port}", "", "--server-mode", request.param)
-    yield handle
-    handle.stop(0)
+@pytest.fixture(scope="module")
+def servers(face_service: ServiceHandle) -> Iterator[dict[str, ServiceHandle]]:
+    """One service of each server kind: the asyncio aggregator and a thread-pool detector."""
+    aggregator = start_aggregator(f"127.0.0.1:{face_service.port}", "")
+    yield {"aggregator": aggregator, "face": face_service}
+    aggregator.stop(0)
 
 
 @pytest.mark.parametrize(
-    "method",
-    ["/liquidedge.v1.Detector/Detect", "/ObjectDetection/ObjectDetect", "/grpc.health.v1.Health/Check"],
+    ("server", "method"),
+    [
+        ("aggregator", "/liquidedge.v1.Detector/Detect"),
+        ("aggregator", "/ObjectDetection/ObjectDetect"),
+        ("aggregator", "/grpc.health.v1.Health/Check"),
+        ("face", "/liquidedge.v1.Detector/Detect"),
+        ("face", "/FaceDetection/FaceDetect"),
+        ("face", "/grpc.health.v1.Health/Check"),
+    ],
 )
-def test_unparsable_unary_request(aggregator: ServiceHandle, method: str) -> None:
-    address = f"127.0.0.1:{aggregator.port}"
+def test_unparsable_unary_request(servers: dict[str, ServiceHandle], server: str, method: str) -> None:
+    address = f"127.0.0.1:{servers[server].port}"
     with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as error:
         channel.unary_unary(method)(GARBAGE, timeout=5)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert f"the request to {method} is not a valid protobuf message" in error.value.details()
 
 
-def test_unparsable_message_ends_a_stream_with_invalid_argument(aggregator: ServiceHandle) -> None:
-    address = f"127.0.0.1:{aggregator.port}"
+@pytest.mark.parametrize("server", ["aggregator", "face"])
+def test_unparsable_message_ends_a_stream_with_invalid_argument(
+    servers: dict[str, ServiceHandle], server: str
+) -> None:
+    address = f"127.0.0.1:{servers[server].port}"
+    method = "/liquidedge.v1.Detector/DetectStream"
     with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as error:
-        list(channel.stream_stream("/liquidedge.v1.Detector/DetectStream")(iter([GARBAGE]), timeout=5))
+        list(channel.stream_stream(method)(iter([GARBAGE]), timeout=5))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-
-
-def test_unparsable_request_to_a_detector(face_service: ServiceHandle) -> None:
-    address = f"127.0.0.1:{face_service.port}"
-    with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as error:
-        channel.unary_unary("/FaceDetection/FaceDetect")(b"\xff\xff", timeout=5)
-    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"the request to {method} is not a valid protobuf message" in error.value.details()

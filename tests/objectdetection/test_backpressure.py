@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from servicekit import start_aggregator, start_face, start_yolo
+from servicekit import detect, metrics_text, start_aggregator, start_face, start_yolo
 
 
-def detect(port: int, jpeg: bytes) -> grpc.StatusCode:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = detection_pb2_grpc.DetectorStub(channel)
-        try:
-            stub.Detect(detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=jpeg)), timeout=30)
-        except grpc.RpcError as error:
-            assert error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "busy" in error.details()
-            return error.code()
+def detect_code(port: int, jpeg: bytes) -> grpc.StatusCode:
+    try:
+        detect(port, jpeg, timeout_s=30)
+    except grpc.RpcError as error:
+        assert error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "busy" in error.details()
+        return error.code()
     return grpc.StatusCode.OK
 
 
@@ -26,16 +23,14 @@ def test_a_detector_sheds_what_it_cannot_start(model_dir: str, astronaut_jpeg: b
     yolo = start_yolo(model_dir, "--max-in-flight", "1")
     try:
         with ThreadPoolExecutor(8) as pool:
-            codes = list(pool.map(lambda _: detect(yolo.port, astronaut_jpeg), range(8)))
+            codes = list(pool.map(lambda _: detect_code(yolo.port, astronaut_jpeg), range(8)))
         assert codes.count(grpc.StatusCode.OK) >= 1
         assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) >= 1
         assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
-        text = (
-            urllib.request.urlopen(f"http://127.0.0.1:{yolo.metrics_port}/metrics", timeout=5).read().decode()
-        )
+        text = metrics_text(yolo)
         shed = [line for line in text.splitlines() if line.startswith("liquidedge_shed_frames_total")]
         assert shed and float(shed[0].split()[-1]) == codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
-        assert detect(yolo.port, astronaut_jpeg) == grpc.StatusCode.OK  # serving normally afterwards
+        assert detect_code(yolo.port, astronaut_jpeg) == grpc.StatusCode.OK  # serving normally afterwards
     finally:
         yolo.stop(0)
 
@@ -45,7 +40,10 @@ def test_the_aggregator_reports_a_shed_engine_and_answers_with_the_other(
 ) -> None:
     face = start_face()
     yolo = start_yolo(model_dir, "--max-in-flight", "1")
-    aggregator = start_aggregator(f"127.0.0.1:{face.port}", f"127.0.0.1:{yolo.port}")
+    # Engine calls may take long on a busy machine; what is checked here is shedding, not speed.
+    aggregator = start_aggregator(
+        f"127.0.0.1:{face.port}", f"127.0.0.1:{yolo.port}", "--engine-timeout-ms", "25000"
+    )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{aggregator.port}") as channel:
             stub = detection_pb2_grpc.DetectorStub(channel)

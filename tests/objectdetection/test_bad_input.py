@@ -14,6 +14,7 @@ from liquidedge.imaging import encode_jpeg
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from servicekit import detect
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -55,43 +56,45 @@ CASES = [
 ]
 
 
-def detect(port: int, jpeg: bytes, **fields: object) -> detection_pb2.DetectResponse:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = detection_pb2_grpc.DetectorStub(channel)
-        frame = detection_pb2.Frame(number=1, jpeg=jpeg)
-        return stub.Detect(detection_pb2.DetectRequest(frame=frame, **fields), timeout=20)
-
-
 @pytest.fixture(params=["aggregator", "face", "yolo"])
 def target(
     request: pytest.FixtureRequest,
     aggregator_service: ServiceHandle,
     face_service: ServiceHandle,
     yolo_service: ServiceHandle,
-) -> tuple[str, int]:
-    ports = {"aggregator": aggregator_service.port, "face": face_service.port, "yolo": yolo_service.port}
-    return request.param, ports[request.param]
+) -> tuple[str, ServiceHandle]:
+    services = {"aggregator": aggregator_service, "face": face_service, "yolo": yolo_service}
+    return request.param, services[request.param]
 
 
 @pytest.mark.parametrize(("case", "make_jpeg", "fields", "code", "words"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gets_its_code_and_the_next_frame_is_served(
-    target: tuple[str, int],
+    target: tuple[str, ServiceHandle],
     case: str,
     make_jpeg: Callable[[], bytes],
     fields: dict,
     code: grpc.StatusCode,
     words: str,
 ) -> None:
-    name, port = target
+    name, service = target
     if name != "aggregator" and "engines" in fields:
         fields = {"engines": ["sonar"]}
+    counted_before = refused_count(service, code)
     with pytest.raises(grpc.RpcError) as error:
-        detect(port, make_jpeg(), **fields)
+        detect(service.port, make_jpeg(), **fields)
     assert error.value.code() == code, error.value.details()
     assert words.lower() in (error.value.details() or "").lower()
-    assert error.value.code() != grpc.StatusCode.UNKNOWN
-    reply = detect(port, good())  # still serving
-    assert all(e.ok for e in reply.engines)
+    # Counted under its code, so a dashboard tells client mistakes from server faults; a message
+    # over gRPC's size limit is refused by gRPC itself, before any servicer sees it.
+    transport_refused = case == "over the byte limit"
+    assert refused_count(service, code) == counted_before + (0 if transport_refused else 1)
+    reply = detect(service.port, good())  # still serving
+    assert reply.engines and all(e.ok for e in reply.engines)
+
+
+def refused_count(service: ServiceHandle, code: grpc.StatusCode) -> float:
+    labels = {"service": service.metrics.service, "method": "Detect", "code": code.name}
+    return service.metrics.registry.get_sample_value("liquidedge_requests_total", labels) or 0.0
 
 
 def test_one_pixel_image_is_answered_normally(aggregator_service: ServiceHandle) -> None:
@@ -156,4 +159,4 @@ def test_a_bad_frame_ends_a_stream_with_its_code_and_a_new_stream_works(
         again = list(
             stub.DetectStream(iter([detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=good()))]))
         )
-        assert len(again) == 1
+        assert [all(e.ok for e in reply.engines) for reply in again] == [True]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
+import asyncio
+from collections.abc import Iterator
 
 import grpc
 import pytest
 
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from objectdetection.replicas import ReplicaPolicy, ReplicaPool, split_target
-from servicekit import start_aggregator, start_face
+from objectdetection.replicas import AttemptError, ReplicaPolicy, ReplicaPool, split_target
+from servicekit import detect, start_aggregator, start_face, wait_for
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
@@ -106,41 +106,84 @@ def test_when_every_replica_is_ejected_the_soonest_back_is_still_tried() -> None
 def test_dns_targets_follow_the_resolver() -> None:
     answers = {"now": ["10.0.0.1:5", "10.0.0.2:5"]}
     clock = FakeClock()
-    p = ReplicaPool(
-        "face",
-        "dns:///face.edge:5",
-        lambda address: grpc.insecure_channel(address),
-        ReplicaPolicy(resolve_interval_s=5.0),
-        clock=clock,
-        resolver=lambda _name: list(answers["now"]),
-    )
-    assert sorted(r.address for r in p.replicas) == ["10.0.0.1:5", "10.0.0.2:5"]
-    answers["now"] = ["10.0.0.2:5", "10.0.0.3:5"]
-    p.refresh()
-    assert sorted(r.address for r in p.replicas) == ["10.0.0.1:5", "10.0.0.2:5"]  # not yet: resolve interval
-    clock.now += 5
-    p.refresh()
-    assert sorted(r.address for r in p.replicas) == ["10.0.0.2:5", "10.0.0.3:5"]
+
+    async def resolve(_name: str) -> list[str]:
+        return list(answers["now"])
+
+    async def scenario() -> None:
+        p = ReplicaPool(
+            "face",
+            "dns:///face.edge:5",
+            grpc.aio.insecure_channel,  # lazy: nothing connects in this test
+            ReplicaPolicy(resolve_interval_s=5.0),
+            clock=clock,
+            resolver=resolve,
+        )
+        assert p.replicas == []  # nothing resolved before the first refresh
+        await p.refresh()
+        assert sorted(r.address for r in p.replicas) == ["10.0.0.1:5", "10.0.0.2:5"]
+        answers["now"] = ["10.0.0.2:5", "10.0.0.3:5"]
+        await p.refresh()
+        assert sorted(r.address for r in p.replicas) == ["10.0.0.1:5", "10.0.0.2:5"]  # not yet: interval
+        clock.now += 5
+        await p.refresh()
+        assert sorted(r.address for r in p.replicas) == ["10.0.0.2:5", "10.0.0.3:5"]
+        await p.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("addresses", "attempt", "budget_share"),
+    [
+        (["10.0.0.1:1", "10.0.0.2:1"], 0, 0.6),  # another replica could take a retry: keep 40% for it
+        (["10.0.0.1:1", "10.0.0.2:1"], 1, 1.0),  # the last attempt gets whatever is left
+        (["10.0.0.1:1"], 0, 1.0),  # no other replica: no reason to hold time back
+    ],
+)
+def test_the_first_attempt_leaves_time_for_a_retry_on_another_replica(
+    addresses: list[str], attempt: int, budget_share: float
+) -> None:
+    clock = FakeClock()
+    p = pool(addresses, clock, max_attempts=2)
+    tried = [addresses[0]] if attempt else []
+    step = p.next_attempt(attempt, deadline=clock.now + 1.0, tried=tried)
+    assert step is not None
+    replica, timeout_s = step
+    assert timeout_s == pytest.approx(budget_share)
+    assert tried[-1] == replica.address and tried.count(replica.address) == 1  # never the same replica twice
 
 
 def test_no_time_left_is_deadline_exceeded_without_calling() -> None:
     clock = FakeClock()
     p = pool(["10.0.0.1:1"], clock)
-    with pytest.raises(Exception, match="no time left") as error:
-        p.detect(detection_pb2.DetectRequest(), deadline=clock.now + 0.001, cancelled=threading.Event())
+    with pytest.raises(AttemptError, match="no time left") as error:
+        asyncio.run(p.detect(detection_pb2.DetectRequest(), deadline=clock.now + 0.001))
     assert error.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def test_killing_one_of_two_replicas_mid_stream_loses_no_frame(
-    monkeypatch: pytest.MonkeyPatch, astronaut_jpeg: bytes
-) -> None:
-    monkeypatch.setenv("POD_NAME", "face-a")
-    first = start_face()
-    monkeypatch.setenv("POD_NAME", "face-b")
-    second = start_face()
+@pytest.fixture
+def two_faces(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ServiceHandle, ServiceHandle]]:
+    """Two face replicas that name themselves face-a and face-b in answers, as pods do."""
+    started = []
+    for name in ("face-a", "face-b"):
+        monkeypatch.setenv("POD_NAME", name)
+        started.append(start_face())
     monkeypatch.delenv("POD_NAME")
-    target = f"ipv4:127.0.0.1:{first.port},127.0.0.1:{second.port}"
-    aggregator = start_aggregator(target, "")
+    yield started[0], started[1]
+    for face in started:
+        face.stop(0)
+
+
+def replicas_target(*faces: ServiceHandle) -> str:
+    return "ipv4:" + ",".join(f"127.0.0.1:{face.port}" for face in faces)
+
+
+def test_killing_one_of_two_replicas_mid_stream_loses_no_frame(
+    two_faces: tuple[ServiceHandle, ServiceHandle], astronaut_jpeg: bytes
+) -> None:
+    first, _second = two_faces
+    aggregator = start_aggregator(replicas_target(*two_faces), "")
     try:
         served: list[str] = []
         failed = 0
@@ -162,8 +205,6 @@ def test_killing_one_of_two_replicas_mid_stream_loses_no_frame(
         assert set(served[12:]) == {"face-b"}  # only the survivor after it
     finally:
         aggregator.stop(0)
-        second.stop(0)
-        first.stop(0)
 
 
 def health_ejections(aggregator: ServiceHandle) -> float:
@@ -171,25 +212,16 @@ def health_ejections(aggregator: ServiceHandle) -> float:
     return aggregator.metrics.registry.get_sample_value("liquidedge_replica_ejections_total", labels) or 0.0
 
 
-def test_a_replica_that_fails_its_health_probe_is_ejected_quickly(astronaut_jpeg: bytes) -> None:
-    first, second = start_face(), start_face()
-    aggregator = start_aggregator(f"ipv4:127.0.0.1:{first.port},127.0.0.1:{second.port}", "")
+def test_a_replica_that_fails_its_health_probe_is_ejected_at_once(
+    two_faces: tuple[ServiceHandle, ServiceHandle], astronaut_jpeg: bytes
+) -> None:
+    first, _second = two_faces
+    aggregator = start_aggregator(replicas_target(*two_faces), "", "--ejection-s", "30")
     try:
-        first.server.set_serving(False)  # as a draining or sick pod says
-        started = time.monotonic()
-        with grpc.insecure_channel(f"127.0.0.1:{aggregator.port}") as channel:
-            stub = detection_pb2_grpc.DetectorStub(channel)
-            request = detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=astronaut_jpeg))
-            while time.monotonic() - started < 5:
-                reply = stub.Detect(request, timeout=5)
-                if health_ejections(aggregator) >= 1:
-                    break
-                time.sleep(0.05)
-        elapsed = time.monotonic() - started
-        print(f"replica saying NOT_SERVING ejected after {elapsed:.2f} s (probe interval 0.2 s)")
-        assert health_ejections(aggregator) >= 1
-        assert reply.engines[0].ok
+        first.server.set_serving(False)  # as a draining or sick pod says, while still answering calls
+        # No failed call is needed: the next probe (every 0.2 s here) takes it out of service.
+        assert wait_for(lambda: health_ejections(aggregator) == 1, timeout_s=10)
+        served = {detect(aggregator.port, astronaut_jpeg).engines[0].served_by.hostname for _ in range(4)}
+        assert served == {"face-b"}
     finally:
         aggregator.stop(0)
-        first.stop(0)
-        second.stop(0)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from robot_fakes import FakeMesh
 
-from liquidedge.localmesh import LocalMesh
+from meshtools.localmesh import LocalMesh
 
 
 @pytest.fixture

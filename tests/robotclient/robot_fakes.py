@@ -1,8 +1,9 @@
-"""A fake mesh for the robot client's tests: real gRPC on loopback, scripted answers.
+"""What the robot client's tests share: a fake mesh, frames on disk, and polling.
 
-It speaks both protocols, answers after a fixed delay with fixed boxes and fixed engine
-latencies (so a benchmark's summary has known numbers), can refuse chosen frames with a
-status code, and can be stopped and restarted on the same port (the kill-the-mesh test).
+The fake mesh is real gRPC on loopback with scripted answers. It speaks both protocols, answers
+after a fixed delay with fixed boxes and fixed engine latencies (so a benchmark's summary has
+known numbers), can refuse chosen frames with a status code, counts the streams opened, and can
+be stopped and restarted on the same port (the kill-the-mesh test).
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
+import cv2
 import grpc
+import numpy as np
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+
+T = TypeVar("T")
 
 BOX = detection_pb2.Box(x=280, y=120, width=80, height=200)
 ENGINE_LATENCY_MS = {"face": 7.5, "yolo": 21.0}
@@ -47,6 +54,7 @@ class FakeDetector(detection_pb2_grpc.DetectorServicer, robot_pb2_grpc.ObjectDet
         self.script = script
         self.hostname = hostname
         self.seen: list[int] = []
+        self.streams = 0
         self.metadata: list[dict[str, str]] = []
         self.lock = threading.Lock()
 
@@ -58,8 +66,9 @@ class FakeDetector(detection_pb2_grpc.DetectorServicer, robot_pb2_grpc.ObjectDet
             self.seen.append(number)
             self.metadata.append(dict(context.invocation_metadata()))
         if number in self.script.hang:
-            while context.is_active():
-                time.sleep(0.01)
+            ended = threading.Event()
+            if context.add_callback(ended.set):  # False: the call has already ended
+                ended.wait(30.0)
             context.abort(grpc.StatusCode.CANCELLED, "hung")
         if number in self.script.refuse:
             context.abort(self.script.refuse[number], f"frame {number} refused by the fake")
@@ -82,6 +91,8 @@ class FakeDetector(detection_pb2_grpc.DetectorServicer, robot_pb2_grpc.ObjectDet
         return self._answer(request, context)
 
     def DetectStream(self, request_iterator, context) -> Iterator[detection_pb2.DetectResponse]:
+        with self.lock:
+            self.streams += 1
         for request in request_iterator:
             yield self._answer(request, context)
 
@@ -141,3 +152,24 @@ class FakeMesh:
         if self._server is not None:
             self._server.stop(0).wait()
             self._server = None
+
+
+def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "condition") -> T:
+    """Poll `predicate` until it returns something true and return that; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def write_frames(folder: Path, count: int, size_wh: tuple[int, int] = (640, 480), level: int = 60) -> Path:
+    """`count` plain grey JPEG frames in `folder` (created), for `--source FOLDER`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = size_wh
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((height, width, 3), level, np.uint8))
+    return folder

@@ -18,25 +18,22 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
-from robot_fakes import FakeMesh
+from robot_fakes import FakeMesh, wait_for, write_frames
 
 from robotclient.__main__ import main
-from robotclient.cli import bridge_settings_from, build_parser
+from robotclient.cli import ROBOMASTER_DRIVERS, bridge_settings_from, build_parser
 from robotclient.drivers.base import Driver
-from robotclient.drivers.bridge import BridgeSettings, RoboMasterBridgeDriver
+from robotclient.drivers.bridge import BRIDGE_SCRIPT, BridgeSettings, RoboMasterBridgeDriver
 from robotclient.values import Led, Plate, Twist
 
 ROOT = Path(__file__).resolve().parents[2]
-BRIDGE = ROOT / "src" / "robotclient" / "drivers" / "robomaster_bridge.py"
+BRIDGE = ROOT / "src" / "robomaster_bridge" / "bridge.py"
 FAKE_SDK = Path(__file__).resolve().parent / "fake_sdk"
 ZERO = {"x": 0.0, "y": 0.0, "z": 0.0}
 
@@ -73,16 +70,6 @@ INTERPRETERS = [
         ),
     ),
 ]
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @dataclass
@@ -387,9 +374,32 @@ def test_start_up_failures_say_why(
         assert bridge.calls()[-1]["call"] == "close", "a robot that failed to initialise is closed"
 
 
+def test_the_driver_spawns_the_bridge_from_the_installed_package() -> None:
+    # The editable install serves src/; a wheel holds the same file under site-packages.
+    assert BRIDGE_SCRIPT.resolve() == BRIDGE.resolve()
+    # Run by path, its folder leads sys.path: nothing there may shadow the SDK's `robomaster`.
+    assert sorted(p.name for p in BRIDGE.parent.iterdir() if p.name != "__pycache__") == [
+        "__init__.py",
+        "bridge.py",
+    ]
+
+
+def test_the_bridge_imports_only_the_standard_library() -> None:
+    tree = ast.parse(BRIDGE.read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
+    assert outside == {"robomaster"}, "the bridge may import the SDK and the standard library only"
+
+
 def test_the_bridge_keeps_to_python_36_syntax() -> None:
-    for path in [BRIDGE, *sorted((FAKE_SDK / "robomaster").glob("*.py"))]:
-        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 6))
+    paths = [BRIDGE, *sorted((FAKE_SDK / "robomaster").glob("*.py"))]
+    assert len(paths) == 4  # the bridge and the fake SDK's three modules
+    for path in paths:
+        try:
+            ast.parse(path.read_text(), filename=str(path), feature_version=(3, 6))
+        except SyntaxError as error:
+            pytest.fail(f"{path.name} is not Python 3.6 syntax: {error}")
 
 
 @pytest.mark.skipif(PYTHON36 is None, reason="no CPython 3.6 interpreter here")
@@ -397,7 +407,8 @@ def test_the_bridge_compiles_under_python_36() -> None:
     # compile() in memory: py_compile would leave 3.6 bytecode beside the sources.
     for path in [BRIDGE, *sorted((FAKE_SDK / "robomaster").glob("*.py"))]:
         code = "import sys; p = sys.argv[1]; compile(open(p).read(), p, 'exec')"
-        subprocess.run([PYTHON36, "-c", code, str(path)], check=True, timeout=30)
+        result = subprocess.run([PYTHON36, "-c", code, str(path)], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, f"{path.name} does not compile under Python 3.6:\n{result.stderr}"
 
 
 # --- the 3.11 driver against the real bridge ---------------------------------------------------
@@ -415,12 +426,12 @@ def test_driver_drives_lights_and_maps_hits_to_plates(
     driver.set_led(Led(rgb=(10, 20, 30), effect="breath"))
     led = bridge.calls("led.set_led")[-1]
     assert (led["r"], led["g"], led["b"], led["effect"]) == (10, 20, 30, "breath")
-    bridge.hit(2)
-    bridge.hit(3)
-    bridge.hit(9)  # not an armour id the S1 has: ignored with a warning
+    bridge.hit(9)  # not an armour id the S1 has: ignored with a warning (it arrives first)
+    for armor_id in range(1, 7):  # chassis back, front, left, right; gimbal left, right
+        bridge.hit(armor_id)
     plates: list[Plate] = []
-    wait_for(lambda: plates.extend(driver.poll_hits()) or len(plates) >= 2, what="hits through the driver")
-    assert plates == [Plate.FRONT, Plate.LEFT]
+    wait_for(lambda: plates.extend(driver.poll_hits()) or len(plates) >= 6, what="hits through the driver")
+    assert plates == [Plate.BACK, Plate.FRONT, Plate.LEFT, Plate.RIGHT, Plate.LEFT, Plate.RIGHT]
     driver.close()
     assert bridge.drives()[-1] == ZERO
     wait_for(
@@ -497,11 +508,8 @@ def test_the_client_drives_through_the_bridge(
     start_bridge: Callable[..., BridgeRun], tmp_path: Path, fake_mesh: FakeMesh
 ) -> None:
     bridge = start_bridge(watchdog_s=2.0)
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i in range(3):
-        cv2.imwrite(str(frames / f"{i}.jpg"), np.full((480, 640, 3), 60, np.uint8))
-    argv = ["--driver", "robomaster-bridge", "--bridge-addr", bridge.listen, "--source", str(frames)]
+    frames = write_frames(tmp_path / "frames", 3)
+    argv = ["--driver", "robomaster", "--bridge-addr", bridge.listen, "--source", str(frames)]
     argv += ["--loop", "true", "--frames", "10", "--mesh-addr", fake_mesh.address, "--view-port", "-1"]
     assert main(argv) == 0
     assert len(bridge.calls("chassis.drive_speed")) >= 10
@@ -509,20 +517,14 @@ def test_the_client_drives_through_the_bridge(
     assert bridge.drives()[-1] == ZERO
 
 
+@pytest.mark.parametrize("driver", ROBOMASTER_DRIVERS)
 def test_the_client_refuses_to_start_without_its_bridge(
-    short_dir: Path, capsys: pytest.CaptureFixture[str]
+    short_dir: Path, capsys: pytest.CaptureFixture[str], driver: str
 ) -> None:
-    cv2.imwrite(str(short_dir / "0.jpg"), np.zeros((48, 64, 3), np.uint8))
+    # Both names of the RoboMaster driver mean the bridge: its start-up check is what refuses.
+    frames = write_frames(short_dir / "frames", 1, size_wh=(64, 48))
+    argv = ["--driver", driver, "--bridge-addr", str(short_dir / "none.sock"), "--source", str(frames)]
     with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "--driver",
-                "robomaster-bridge",
-                "--bridge-addr",
-                str(short_dir / "none.sock"),
-                "--source",
-                str(short_dir),
-            ]
-        )
+        main(argv)
     assert "no RoboMaster bridge answers" in capsys.readouterr().err
     assert exit_info.value.code == 2

@@ -6,8 +6,9 @@ import time
 
 import grpc
 import pytest
-from robot_fakes import FakeMesh
+from robot_fakes import FakeMesh, wait_for
 
+from robotclient.clock import ManualClock
 from robotclient.link import Answer, Failure, LinkSettings, MeshLink, OutgoingFrame
 from robotclient.mailbox import Mailbox
 
@@ -20,13 +21,18 @@ def frame(number: int) -> OutgoingFrame:
 
 @pytest.mark.parametrize("protocol", ["v1", "legacy"])
 def test_answer_carries_boxes_host_and_rtt(fake_mesh: FakeMesh, protocol: str) -> None:
-    with MeshLink(LinkSettings(address=fake_mesh.address, protocol=protocol)) as link:
-        link.submit(frame(1))
+    # The link's clock stands still at 100 s; the frame says it was captured 250 ms earlier and
+    # the mesh echoes that, so the round trip is exactly the difference.
+    clock = ManualClock(100.0)
+    with MeshLink(LinkSettings(address=fake_mesh.address, protocol=protocol), clock) as link:
+        link.submit(OutgoingFrame(number=1, capture_time_s=99.75, jpeg=JPEG))
         answer = link.wait_outcome(1, 5.0)
     assert isinstance(answer, Answer)
     assert answer.frame_number == 1
     assert answer.served_by_host == "edge-a" and answer.served_by_address == "10.0.0.7"
-    assert answer.rtt_s >= 0
+    assert (answer.capture_time_s, answer.received_s) == (99.75, 100.0)
+    assert answer.rtt_s == pytest.approx(0.25)
+    assert link.stats.last_rtt_s() == pytest.approx(0.25)
     assert list(answer.detections.label) == ["person"]
     assert answer.detections.xyxy.tolist() == [[280, 120, 360, 320]]
     assert answer.detections.color_rgb.tolist() == [[10, 20, 30]]
@@ -59,6 +65,48 @@ def test_refused_frame(fake_mesh: FakeMesh, code: grpc.StatusCode, outage: bool,
     assert not link.in_outage  # frame 3 was answered: the outage, if any, is over
 
 
+def test_a_refused_frame_ends_only_its_own_stream(fake_mesh: FakeMesh) -> None:
+    """The refusal ends stream 1; its request iterator, still waiting for an answer that will
+    never come, must not wake at the deadline and cancel stream 2 (it once did, failing a good
+    frame with DEADLINE_EXCEEDED and opening a third stream)."""
+    fake_mesh.script.refuse[1] = grpc.StatusCode.RESOURCE_EXHAUSTED
+    fake_mesh.script.delay_s = 0.01
+    settings = LinkSettings(address=fake_mesh.address, deadline_s=0.5)
+    with MeshLink(settings) as link:
+        link.submit(frame(1))
+        assert isinstance(link.wait_outcome(1, 5.0), Failure)
+        refused_at = time.monotonic()
+        number = 1
+        # Frames in lock-step well past the dead stream's deadline: one is nearly always in flight.
+        while time.monotonic() - refused_at < 1.5 * settings.deadline_s:
+            number += 1
+            link.submit(frame(number))
+            outcome = link.wait_outcome(number, 5.0)
+            assert isinstance(outcome, Answer), outcome
+    assert link.stats.failures_by_code == {"RESOURCE_EXHAUSTED": 1}
+    assert fake_mesh.servicer.streams == 2
+
+
+@pytest.mark.parametrize("protocol", ["v1", "legacy"])
+def test_every_frame_sent_is_booked_once(fake_mesh: FakeMesh, protocol: str) -> None:
+    # Every third frame is refused, so a v1 stream ends and a new one opens every third frame;
+    # the last frame is answered, so the mesh has seen the last stream open.
+    frames = range(1, 62)
+    refused = set(range(3, 61, 3))
+    fake_mesh.script.refuse.update(dict.fromkeys(refused, grpc.StatusCode.INVALID_ARGUMENT))
+    with MeshLink(LinkSettings(address=fake_mesh.address, protocol=protocol)) as link:
+        outcomes = {}
+        for number in frames:
+            link.submit(frame(number))
+            outcomes[number] = link.wait_outcome(number, 5.0)
+    assert {n for n, o in outcomes.items() if isinstance(o, Failure)} == refused
+    assert {n for n, o in outcomes.items() if isinstance(o, Answer)} == set(frames) - refused
+    assert link.stats.sent == len(frames) == link.stats.answered + link.stats.failed
+    assert fake_mesh.servicer.seen == list(frames)
+    if protocol == "v1":
+        assert fake_mesh.servicer.streams == len(refused) + 1
+
+
 def test_per_frame_deadline_on_a_stream(fake_mesh: FakeMesh) -> None:
     fake_mesh.script.hang.add(2)
     settings = LinkSettings(address=fake_mesh.address, deadline_s=0.3, outage_after_timeouts=2)
@@ -76,7 +124,7 @@ def test_newest_frame_only_no_backlog(fake_mesh: FakeMesh) -> None:
     fake_mesh.script.delay_s = 0.3
     with MeshLink(LinkSettings(address=fake_mesh.address)) as link:
         link.submit(frame(1))
-        time.sleep(0.1)  # frame 1 is in flight now
+        wait_for(lambda: fake_mesh.servicer.seen == [1], what="frame 1 in flight")
         for number in range(2, 7):
             link.submit(frame(number))
         assert isinstance(link.wait_outcome(6, 5.0), Answer)

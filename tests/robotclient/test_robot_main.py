@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from robot_fakes import FakeMesh
+from robot_fakes import FakeMesh, write_frames
 
 from robotclient.__main__ import main
 from robotclient.cli import build_parser, settings_from
@@ -41,26 +42,29 @@ def test_token_file_is_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "message"),
     [
-        ["--token-file", "/no/such/token"],
-        ["--deadline-s", "0"],
-        ["--target", ""],
-        ["--view-port", "70000"],
-        ["--driver", "sim", "--source", "0"],
+        (["--token-file", "/no/such/token"], "cannot read token file '/no/such/token'"),
+        (["--deadline-s", "0"], "--deadline-s and --mesh-silence-s must be positive"),
+        (["--target", ""], "--target needs at least one label"),
+        (["--view-port", "70000"], "--view-port must be -1..65535, got 70000"),
+        # a readable source, so that the driver is what is refused
+        (["--driver", "sim", "--source", "{frames}"], "--driver sim needs --source sim"),
     ],
 )
-def test_bad_flags_exit_with_a_message(argv: list[str]) -> None:
+def test_bad_flags_exit_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    frames = write_frames(tmp_path / "frames", 1, size_wh=(64, 48))
     with pytest.raises(SystemExit) as exit_info:
-        main(argv)
+        main([arg.format(frames=frames) for arg in argv])
     assert exit_info.value.code == 2
+    assert f"robotclient: error: {message}" in capsys.readouterr().err
 
 
 def test_run_on_a_folder_against_the_mesh(tmp_path: Path, fake_mesh: FakeMesh) -> None:
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i in range(5):
-        cv2.imwrite(str(frames / f"{i}.jpg"), np.full((480, 640, 3), 60, np.uint8))
+    fake_mesh.script.delay_s = 0.02  # so every round trip is at least 20 ms long
+    frames = write_frames(tmp_path / "frames", 5)
     log = tmp_path / "robot.csv"
     argv = [
         "--source",
@@ -84,24 +88,20 @@ def test_run_on_a_folder_against_the_mesh(tmp_path: Path, fake_mesh: FakeMesh) -
     rows = list(csv.DictReader(log.open()))
     assert rows, "no answers were logged"
     assert {row["objects"] for row in rows} == {"1"}
-    assert all(float(row["rtt_ms"]) >= 0 for row in rows)
+    assert all(float(row["rtt_ms"]) >= 20.0 for row in rows)
     assert rows[-1]["state"] == "follow"
 
 
-def test_sim_source_runs_in_real_time(fake_mesh: FakeMesh) -> None:
-    argv = [
-        "--source",
-        "sim",
-        "--driver",
-        "sim",
-        "--frames",
-        "5",
-        "--mesh-addr",
-        fake_mesh.address,
-        "--view-port",
-        "-1",
-    ]
-    assert main(argv) == 0
+def test_sim_source_drives_the_sim_robot(tmp_path: Path, fake_mesh: FakeMesh) -> None:
+    log = tmp_path / "robot.csv"
+    argv = ["--source", "sim", "--driver", "sim", "--frames", "5", "--mesh-addr", fake_mesh.address]
+    assert main([*argv, "--view-port", "-1", "--csv", str(log)]) == 0
+    rows = list(csv.DictReader(log.open()))
+    assert rows, "no answers were logged"
+    assert [int(row["frame"]) for row in rows] == sorted({int(row["frame"]) for row in rows})
+    assert set(fake_mesh.servicer.seen) <= set(range(1, 6))
+    # The pose comes from the simulated chassis (a driver without one logs nan).
+    assert all(math.isfinite(float(row[key])) for row in rows for key in ("x_m", "y_m", "heading_deg"))
 
 
 def test_videoclip_verb(tmp_path: Path, fake_mesh: FakeMesh, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from pathlib import Path
@@ -59,7 +60,10 @@ def test_folder_in_name_order_with_clock_times(folder: Path) -> None:
 
 def test_folder_loops(folder: Path) -> None:
     with ImageFolderSource(folder, ManualClock(), loop=True) as source:
-        assert len(drain(source, 7)) == 7
+        frames = drain(source, 7)
+    # Numbering runs on across the loop; the pictures start over.
+    assert [f.number for f in frames] == [1, 2, 3, 4, 5, 6, 7]
+    assert [int(f.image_bgr[0, 0, 0]) for f in frames] == [0, 50, 100, 0, 50, 100, 0]
 
 
 def test_video_file_and_rate(video: Path) -> None:
@@ -80,9 +84,15 @@ def test_open_source(folder: Path, video: Path, spec_kind: str, expected: type) 
         assert isinstance(source, expected)
 
 
-@pytest.mark.parametrize("spec", ["/no/such/thing.mp4", "webcam:97"])
-def test_open_source_errors(spec: str) -> None:
-    with pytest.raises(OSError):
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("/no/such/thing.mp4", "no such source '/no/such/thing.mp4': expected picamera, webcam:N"),
+        ("webcam:97", "cannot open camera /dev/video97"),
+    ],
+)
+def test_open_source_errors(spec: str, message: str) -> None:
+    with pytest.raises(OSError, match=re.escape(message)):
         open_source(spec, ManualClock())
 
 
@@ -91,7 +101,7 @@ def test_empty_folder(tmp_path: Path) -> None:
         ImageFolderSource(tmp_path, ManualClock())
 
 
-def test_webcam_source_is_a_frame_source() -> None:
+def test_a_missing_webcam_names_its_device() -> None:
     with pytest.raises(OSError, match="/dev/video97"):
         WebcamSource(97, ManualClock())
 

@@ -61,3 +61,16 @@ def test_none_when_empty_and_reset() -> None:
 def test_invalid_arguments(labels: tuple, min_hits: int) -> None:
     with pytest.raises(ValueError):
         TargetSelector(labels, min_hits=min_hits)
+
+
+def test_equal_sizes_go_to_the_older_track() -> None:
+    selector = TargetSelector(["person"])
+    assert selector.select([track(5, 80), track(3, 80), track(4, 60)]).track_id == 3
+
+
+@pytest.mark.parametrize(
+    ("label", "rank"),
+    [("person", 0), ("face", 1), ("dog", None)],  # the priority order; unwanted labels have none
+)
+def test_rank_is_the_label_priority(label: str, rank: int | None) -> None:
+    assert TargetSelector(["person", "face"]).rank(track(1, 50, label=label)) == rank

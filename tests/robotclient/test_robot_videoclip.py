@@ -12,8 +12,7 @@ import pytest
 from robot_fakes import ENGINE_LATENCY_MS, FakeMesh
 
 from robotclient import videoclip
-from robotclient.link import LinkSettings
-from robotclient.videoclip import ClipSettings, load_clip, run_clip
+from robotclient.videoclip import ClipSettings, MeshTarget, load_clip, run_clip
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +38,7 @@ def test_load_clip(clip_path: Path) -> None:
 def test_summary_with_known_numbers(clip_path: Path, fake_mesh: FakeMesh) -> None:
     fake_mesh.script.delay_s = 0.05
     jpegs, _ = load_clip(str(clip_path), max_frames=100)
-    summary = run_clip(jpegs, LinkSettings(address=fake_mesh.address), ClipSettings(streams=3, frames=20))
+    summary = run_clip(jpegs, MeshTarget(address=fake_mesh.address), ClipSettings(streams=3, frames=20))
     assert summary["streams"] == 3
     assert summary["frames_submitted"] == summary["frames_sent"] == summary["frames_answered"] == 60
     assert summary["frames_failed"] == summary["frames_dropped"] == summary["outages"] == 0
@@ -61,7 +60,7 @@ def test_summary_counts_refused_frames(clip_path: Path, fake_mesh: FakeMesh) -> 
     for number in (3, 7):
         fake_mesh.script.refuse[number] = grpc.StatusCode.RESOURCE_EXHAUSTED
     jpegs, _ = load_clip(str(clip_path), max_frames=100)
-    summary = run_clip(jpegs, LinkSettings(address=fake_mesh.address), ClipSettings(streams=2, frames=10))
+    summary = run_clip(jpegs, MeshTarget(address=fake_mesh.address), ClipSettings(streams=2, frames=10))
     assert summary["frames_sent"] == 20
     assert summary["frames_answered"] == 16
     assert summary["frames_failed"] == 4
@@ -75,7 +74,7 @@ def test_native_rate_drops_instead_of_queueing(clip_path: Path, fake_mesh: FakeM
     fake_mesh.script.delay_s = 0.12
     jpegs, _ = load_clip(str(clip_path), max_frames=100)
     summary = run_clip(
-        jpegs, LinkSettings(address=fake_mesh.address), ClipSettings(frames=20, rate="native", fps=100.0)
+        jpegs, MeshTarget(address=fake_mesh.address), ClipSettings(frames=20, rate="native", fps=100.0)
     )
     assert summary["frames_submitted"] == 20
     assert summary["frames_dropped"] > 0

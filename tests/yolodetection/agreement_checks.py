@@ -11,7 +11,7 @@ import numpy as np
 
 from liquidedge.detections import Detections
 from liquidedge.imaging import encode_jpeg
-from liquidedge.samples import sample_frames, sample_image_bgr
+from meshtools.samples import sample_frames, sample_image_bgr
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.model_files import ModelFiles
 from yolodetection.onnx_export import SCORE_FLOOR as OPENCV_SCORE_FLOOR

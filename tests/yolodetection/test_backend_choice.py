@@ -17,8 +17,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from liquidedge.samples import SampleFrame
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from meshtools.samples import SampleFrame
 from yolodetection.backends.factory import GraphOptions, select_backend
 from yolodetection.model_files import ModelFiles
 from yolodetection.model_version import ManifestError, ModelVersion, load_version
@@ -157,7 +157,10 @@ def test_without_openvino_the_service_serves_on_opencv_and_says_so(
         assert any(d.label == "person" for d in reply.detections)
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=10) as response:
             metrics = response.read().decode()
-        assert 'liquidedge_model_info{backend="opencv",engine="yolo",fallback="true"' in metrics
+        assert (
+            'liquidedge_backend_info{backend="opencv",engine="yolo",fallback="true",precision="fp32",'
+            'service="yolodetection"} 1.0' in metrics
+        )
     finally:
         _, stderr = process.communicate("\n", timeout=60)
     assert "OpenCV DNN (fallback): OpenVINO is not installed" in stderr

@@ -18,10 +18,9 @@ import pytest
 
 from liquidedge.detections import Detections
 from liquidedge.errors import OverloadedError
-from liquidedge.samples import SampleFrame
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from yolodetection.__main__ import build_parser
-from yolodetection.__main__ import start as start_yolo_service
+from meshtools.samples import SampleFrame
+from servicekit import start_yolo
 from yolodetection.backends.opencv_dnn import OpenCVBackend
 from yolodetection.batching import (
     BatcherClosedError,
@@ -274,10 +273,7 @@ def test_service_answers_concurrent_frames_each_with_its_own_detections(
     )
     expected = {name: sorted(reference.detect(frame.image_bgr).label) for name, frame in frames.items()}
     assert any(expected.values())
-    # Started the way tests/conftest.py's start_yolo does; imported here rather than from
-    # `conftest`, a module name other test areas' conftest files can shadow.
-    args = ["--port", "0", "--metrics-port", "0", "--model-dir", model_dir, *flags]
-    handle = start_yolo_service(build_parser().parse_args(args))
+    handle = start_yolo(model_dir, *flags)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{handle.port}") as channel:
             stub = detection_pb2_grpc.DetectorStub(channel)

@@ -15,7 +15,7 @@ import torch
 from liquidedge.detections import Detections
 from liquidedge.errors import BadImageError, FrameTooLargeError
 from liquidedge.imaging import ImageLimits, center_colors
-from liquidedge.samples import SampleFrame
+from meshtools.samples import SampleFrame
 from yolodetection.backends.torch_backend import TorchBackend, TorchOptions
 from yolodetection.cfg import builtin_cfg
 from yolodetection.engine import YoloEngine, YoloSettings, make_blob

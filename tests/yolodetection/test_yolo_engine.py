@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from liquidedge.samples import SampleFrame
-from yolodetection.__main__ import build_parser, load_engine
+from meshtools.samples import SampleFrame
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.postprocess import decode_yolo_rows
+from yolodetection.service import build_parser, load_engine
 
 NAMES = ["person", "bicycle", "car"]
 

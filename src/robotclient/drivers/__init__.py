@@ -1,4 +1,4 @@
-"""Robot drivers behind one interface: RoboMaster SDK, simulator, no-op."""
+"""Robot drivers behind one interface: the RoboMaster (through its SDK bridge), simulator, no-op."""
 
 from robotclient.drivers.base import Driver, NoopDriver
 

@@ -1,8 +1,8 @@
-"""The RoboMaster through the bridge: the 3.11 client's side of `robomaster_bridge.py`.
+"""The DJI RoboMaster S1/EP through the bridge: the 3.11 client's side of `robomaster_bridge`.
 
-DJI's SDK only exists for CPython 3.6-3.8, so on the robot a small bridge runs under python3.8,
-owns the robot, and takes newline-delimited JSON commands on a loopback port or unix socket. This
-driver speaks that protocol. It never raises from `drive`/`set_led`/`poll_hits` when the bridge
+DJI's SDK only exists for CPython 3.6-3.8, so on the robot a small bridge (the standalone
+`robomaster_bridge/bridge.py`) runs under python3.8, owns the robot, and takes newline-delimited
+JSON commands on a loopback port or unix socket. This driver speaks that protocol. It never raises from `drive`/`set_led`/`poll_hits` when the bridge
 goes away: the bridge's watchdog has already stopped the chassis, so the driver logs the outage,
 retries at a bounded rate and carries on when the bridge is back, the way the mesh link does.
 
@@ -23,14 +23,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robomaster_bridge import bridge as bridge_script
+from robomaster_bridge.bridge import DEFAULT_LISTEN, LED_EFFECTS, parse_listen
 from robotclient.drivers.base import Driver
-from robotclient.drivers.robomaster import ARMOR_PLATES, LED_EFFECTS
-from robotclient.drivers.robomaster_bridge import DEFAULT_LISTEN, parse_listen
 from robotclient.values import Led, Plate, Twist
 
 log = logging.getLogger(__name__)
 
-BRIDGE_SCRIPT = Path(__file__).with_name("robomaster_bridge.py")
+# The script `--spawn-bridge` runs by path: a plain file inside the installed package.
+BRIDGE_SCRIPT = Path(bridge_script.__file__)
+# The SDK's armour ids: 1 chassis back, 2 front, 3 left, 4 right, 5 gimbal left, 6 gimbal right.
+ARMOR_PLATES = {
+    1: Plate.BACK,
+    2: Plate.FRONT,
+    3: Plate.LEFT,
+    4: Plate.RIGHT,
+    5: Plate.LEFT,
+    6: Plate.RIGHT,
+}
 MAX_REPLY_BYTES = 1 << 20  # a hits reply is the largest; a megabyte means the peer is not our bridge
 
 
@@ -187,7 +197,7 @@ class RoboMasterBridgeDriver(Driver):
                 if self._clock() >= deadline:
                     raise OSError(
                         f"no RoboMaster bridge answers at {s.address} ({error}); start it on the robot with "
-                        f"`python3.8 {BRIDGE_SCRIPT.name} --listen {s.address}` or pass --spawn-bridge python3.8"
+                        f"`python3.8 {BRIDGE_SCRIPT} --listen {s.address}` or pass --spawn-bridge python3.8"
                     ) from error
             time.sleep(0.1)
 
@@ -243,7 +253,12 @@ class RoboMasterBridgeDriver(Driver):
     @staticmethod
     def _led_fields(led: Led) -> dict[str, Any]:
         r, g, b = led.rgb
-        return {"r": int(r), "g": int(g), "b": int(b), "effect": LED_EFFECTS.get(led.effect, "on")}
+        return {
+            "r": int(r),
+            "g": int(g),
+            "b": int(b),
+            "effect": led.effect if led.effect in LED_EFFECTS else "on",
+        }
 
     def drive(self, twist: Twist) -> None:
         self._call("drive", x=twist.x_mps, y=twist.y_mps, z=twist.z_dps)

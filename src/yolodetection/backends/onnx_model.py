@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from yolodetection.model_fetch import sha256_of
+from liquidedge.package_files import sha256_of
 from yolodetection.model_files import ModelFiles
 from yolodetection.model_version import MANIFEST, ModelVersion, load_version
 

@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from liquidedge.localmesh import LocalMesh
+from meshtools.localmesh import LocalMesh
 from robotclient.behavior import State
 from robotclient.clock import ManualClock
 from robotclient.link import LinkSettings, MeshLink
@@ -42,6 +42,7 @@ def test_scenario_covers_the_whole_path() -> None:
 
 
 def test_every_frame_was_answered_by_the_real_mesh(report: ClosedLoopReport) -> None:
+    assert len(report.records) == STEPS
     assert all(r.answered for r in report.records)
 
 

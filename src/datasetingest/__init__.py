@@ -1,0 +1,1 @@
+"""Dataset ingest: labelled-image zips uploaded over HTTP, checked, stored, announced."""

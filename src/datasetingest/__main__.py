@@ -1,0 +1,5 @@
+import sys
+
+from datasetingest.service import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Trainer: transfer learning of classifier heads from dataset versions in the model store."""

@@ -1,0 +1,5 @@
+import sys
+
+from modeltrainer.service import main
+
+sys.exit(main())

@@ -1,0 +1,113 @@
+"""Real photos and real dlib models for the recognition tests.
+
+The photos are the ones `make recognition-models` fetches from the face_recognition 1.3.0
+source package (three photos of Obama, one of Biden, two partial faces), plus scikit-image's
+astronaut as a stranger. Models and embeddings are session-scoped: one embedding costs
+~85 ms of CPU, so the whole suite embeds a few dozen faces at most.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from facedetection.engine import FaceEngine, FaceSettings
+from facerecognition.embedder import FaceAligner, LocalEmbedder
+from facerecognition.engine import RecognitionEngine, RecognitionSettings
+from facerecognition.enrolment import Enroller, Photo
+from facerecognition.gallery import Gallery
+from facerecognition.holder import GalleryHolder
+from facerecognition.model_files import RecognitionModelFiles, photo_dir
+
+REPO = Path(__file__).resolve().parents[2]
+PHOTO_NAMES = ("obama", "obama2", "obama3", "biden", "obama_partial_face", "obama_partial_face2")
+
+
+@pytest.fixture(scope="session")
+def recognition_dir() -> Path:
+    path = Path(os.environ.get("LIQUIDEDGE_MODEL_DIR", REPO / "models"))
+    files = RecognitionModelFiles.in_dir(path)
+    if not (
+        files.predictor.is_file() and files.resnet.is_file() and (photo_dir(path) / "obama.jpg").is_file()
+    ):
+        pytest.fail(
+            f"dlib models or photos missing from {path}: run `make recognition-models` (make test does it)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def recognition_files(recognition_dir: Path) -> RecognitionModelFiles:
+    return RecognitionModelFiles.in_dir(recognition_dir)
+
+
+@pytest.fixture(scope="session")
+def photo_bytes(recognition_dir: Path) -> dict[str, bytes]:
+    return {name: (photo_dir(recognition_dir) / f"{name}.jpg").read_bytes() for name in PHOTO_NAMES}
+
+
+@pytest.fixture(scope="session")
+def photos(photo_bytes: dict[str, bytes]) -> dict[str, np.ndarray]:
+    images = {
+        name: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        for name, data in photo_bytes.items()
+    }
+    images["astronaut"] = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    return images
+
+
+@pytest.fixture(scope="session")
+def aligner(recognition_files: RecognitionModelFiles) -> FaceAligner:
+    return FaceAligner(recognition_files.predictor)
+
+
+@pytest.fixture(scope="session")
+def embedder(recognition_files: RecognitionModelFiles) -> LocalEmbedder:
+    return LocalEmbedder(recognition_files.resnet)
+
+
+@pytest.fixture(scope="session")
+def enroller(
+    aligner: FaceAligner, embedder: LocalEmbedder, recognition_files: RecognitionModelFiles
+) -> Enroller:
+    return Enroller(aligner, embedder, recognition_files.model_id)
+
+
+@pytest.fixture(scope="session")
+def default_gallery(enroller: Enroller, photo_bytes: dict[str, bytes]) -> Gallery:
+    """Obama and Biden, one photo each: obama.jpg and biden.jpg (as `make gallery-default`)."""
+    people = {name: [Photo(f"{name}.jpg", photo_bytes[name])] for name in ("obama", "biden")}
+    return enroller.build(people)
+
+
+@pytest.fixture(scope="session")
+def haar() -> FaceEngine:
+    return FaceEngine(FaceSettings(instances=1))
+
+
+@pytest.fixture(scope="session")
+def face_boxes(haar: FaceEngine, photos: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The Haar cascade's largest face in each photo it finds one in (computed once)."""
+    boxes = {}
+    for name, image in photos.items():
+        faces = haar.detect(image)
+        if len(faces):
+            boxes[name] = faces.xyxy[int(np.argmax(faces.xyxy[:, 2] - faces.xyxy[:, 0]))]
+    return boxes
+
+
+@pytest.fixture
+def engine(
+    aligner: FaceAligner,
+    embedder: LocalEmbedder,
+    default_gallery: Gallery,
+    recognition_files: RecognitionModelFiles,
+) -> Iterator[RecognitionEngine]:
+    holder = GalleryHolder(recognition_files.model_id, gallery=default_gallery)
+    yield RecognitionEngine(aligner, embedder, holder, RecognitionSettings(workers=0))
