@@ -132,24 +132,27 @@ def image_limits(args: argparse.Namespace) -> ImageLimits:
 def start_detector(
     name: str,
     engine_name: str,
-    legacy: Callable[[DetectorServicer], ServiceBinding],
+    legacy: Callable[[DetectorServicer], ServiceBinding] | None,
     args: argparse.Namespace,
     load_engine: Callable[[], Engine],
     *,
     options: ServerOptions | None = None,
     host: HostInfo | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> ServiceHandle:
     """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after.
 
-    An engine with a `close` method (a batcher's worker threads) is closed with the service.
+    `legacy`: the engine's legacy service, if it has one; `metrics`: the service's metrics, when
+    what `load_engine` builds reports into them (a model slot's versions). An engine with a
+    `close` method (a batcher's worker threads) is closed with the service.
     """
-    metrics = ServiceMetrics(name)
+    metrics = metrics or ServiceMetrics(name)
     runner = EngineRunner(engine_name, image_limits(args), metrics)
     guard = RequestGuard(metrics, args.max_in_flight)
     detector = DetectorServicer(runner, host or HostInfo.detect(), guard)
     bindings: Sequence[ServiceBinding] = (
         ServiceBinding(detector, detection_pb2_grpc.add_DetectorServicer_to_server, DETECTOR_SERVICE),
-        legacy(detector),
+        *(() if legacy is None else (legacy(detector),)),
     )
     with ExitStack() as stack:
         running = create_server(bindings, options or server_options(args))
