@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -314,6 +315,19 @@ class BenchResult:
         return all(check.passed for check in self.checks)
 
 
+def seed_converted(model_dir: Path, dest: Path) -> Path:
+    """A converted cache holding only the embedded model's conversion (made once in
+    `<model-dir>/converted`, as `make convert` does): the retrained version is converted while
+    the bench measures, every run."""
+    from yolodetection.backends.onnx_model import converted_dir
+    from yolodetection.model_files import ModelFiles
+    from yolodetection.onnx_export import ensure_onnx
+
+    embedded = ensure_onnx(ModelFiles.in_dir(model_dir), converted_dir(model_dir))
+    shutil.copytree(embedded.path, dest / embedded.path.name)
+    return dest
+
+
 def run_bench(settings: BenchSettings, *, say: Callable[[str], None] = lambda _line: None) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="swap-bench-") as scratch:
         work = settings.work_dir or Path(scratch)
@@ -324,9 +338,10 @@ def run_bench(settings: BenchSettings, *, say: Callable[[str], None] = lambda _l
         say(f"published {MODEL}: embedded {versions.embedded}, retrained {versions.retrained}, "
             f"broken {', '.join(versions.broken.values())} ({time.monotonic() - started:.1f} s)")  # fmt: skip
         metrics_port = free_port()
+        converted = seed_converted(settings.model_dir, work / "converted")
         yolo_args = [
             "--model-store", str(store_root), "--model-cache-dir", str(work / "cache"),
-            "--converted-dir", str(work / "converted"), "--model-poll-s", str(settings.poll_s),
+            "--converted-dir", str(converted), "--model-poll-s", str(settings.poll_s),
             "--metrics-port", str(metrics_port),
         ]  # fmt: skip
         quiet = ["--log-level", "WARNING"]
