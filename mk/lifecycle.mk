@@ -10,5 +10,5 @@
 SWAP_ARGS ?=
 RETRAIN_ARGS ?=
 
-swap-bench: install models
+swap-bench: install models $(VENV)/.torch
 	$(PY) -m meshtools.swap_bench --model-dir $(MODEL_DIR) --json build/swap-bench.json $(SWAP_ARGS)
