@@ -12,3 +12,6 @@ RETRAIN_ARGS ?=
 
 swap-bench: install models $(VENV)/.torch
 	$(PY) -m meshtools.swap_bench --model-dir $(MODEL_DIR) --json build/swap-bench.json $(SWAP_ARGS)
+
+retrain-demo: install models
+	$(PY) -m meshtools.retrain_demo --model-dir $(MODEL_DIR) $(RETRAIN_ARGS)

@@ -19,7 +19,7 @@ from liquidedge.legacy import robot_pb2
 from liquidedge.v1 import detection_pb2
 
 MAX_RESULTS_LIMIT = 1000
-KNOWN_ENGINES = ("face", "yolo")
+KNOWN_ENGINES = ("face", "yolo", "classifier")
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ class EngineBackend:
 ENGINE_BACKENDS = (
     EngineBackend("face", "--face-addr", "FACEDETECTION_ADDR", "localhost:50053"),
     EngineBackend("yolo", "--yolo-addr", "YOLODETECTION_ADDR", "localhost:50055"),
+    # Off unless configured: whole-frame labels from a classifier a site trained itself.
+    EngineBackend("classifier", "--classifier-addr", "CLASSIFIER_ADDR", ""),
 )
 
 

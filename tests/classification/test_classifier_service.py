@@ -1,0 +1,155 @@
+"""The classification service on a real gRPC port, its model from a store channel, in the mesh.
+
+Versions are trained here on crops of the sample textures (a few seconds), published into a
+local-directory store and served by the real service; the aggregator reaches it through its
+`classifier` engine row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from classification.features import BackboneFeatures
+from classification.model import ENGINE, FORMAT, HEAD_FILE, ClassifierModel
+from classification.service import build_parser, check_args, start
+from liquidedge.imaging import encode_jpeg
+from liquidedge.service import ServiceHandle
+from modelstore import ModelStore, open_store
+from modeltrainer.fit import fit_linear_head
+from modeltrainer.sample_dataset import TRAIN_ROWS, held_out_crops, random_crops, texture_bgr
+from servicekit import start_aggregator
+from support.calls import SERVING, detect, health_status, metric_sum, scrape
+from support.waiting import wait_for
+
+
+@pytest.fixture(scope="module")
+def features(model_dir: str) -> BackboneFeatures:
+    return BackboneFeatures(Path(model_dir) / "yolov3-tiny.cfg", Path(model_dir) / "yolov3-tiny.weights")
+
+
+def trained(features: BackboneFeatures, labels: tuple[str, ...]) -> ClassifierModel:
+    rng = np.random.default_rng(0)
+    images, targets = [], []
+    for number, label in enumerate(labels):
+        crops = random_crops(texture_bgr(label), 10, rng, TRAIN_ROWS)
+        images += crops
+        targets += [number] * len(crops)
+    head = fit_linear_head(
+        features.extract(images), np.asarray(targets), len(labels), l2=0.01, max_iterations=200
+    )
+    return ClassifierModel(labels, head, features.spec)
+
+
+def publish(store: ModelStore, model: ClassifierModel, folder: Path) -> str:
+    return store.publish("classifier", model.save(folder), engine=ENGINE, format=FORMAT).version
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("classifier-store") / "store"
+
+
+@pytest.fixture(scope="module")
+def store(store_root: Path) -> ModelStore:
+    return open_store(str(store_root))
+
+
+@pytest.fixture(scope="module")
+def first(store: ModelStore, features: BackboneFeatures, store_root: Path) -> str:
+    version = publish(store, trained(features, ("brick", "grass")), store_root.parent / "v1")
+    store.promote("classifier", version)
+    return version
+
+
+def flags(store_root: Path, model_dir: str) -> list[str]:
+    return ["--port", "0", "--metrics-port", "0", "--model-store", str(store_root), "--model-dir", model_dir,
+            "--model-cache-dir", str(store_root.parent / "cache"), "--model-poll-s", "0.2"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def classifier(store_root: Path, model_dir: str, first: str) -> Iterator[ServiceHandle]:
+    handle = start(build_parser().parse_args(flags(store_root, model_dir)))
+    yield handle
+    handle.stop(0)
+
+
+def frame_of(label: str) -> bytes:
+    crop = held_out_crops(per_label=1, seed=11)[label][0]
+    return encode_jpeg(cv2.resize(crop, (640, 480)), 85)
+
+
+def test_a_frame_comes_back_as_one_labelled_box_with_the_version(
+    classifier: ServiceHandle, first: str
+) -> None:
+    reply = detect(classifier.port, frame_of("grass"))
+    [box] = reply.detections
+    assert (box.label, box.engine) == ("grass", "classifier")
+    assert (box.box.x, box.box.y, box.box.width, box.box.height) == (0, 0, 640, 480)
+    assert box.attributes["class"] == "grass" and box.attributes["model_version"] == first
+    assert reply.engines[0].model_version == first
+    samples = scrape("127.0.0.1", classifier.metrics_port)
+    assert metric_sum(samples, "liquidedge_model_info", engine="classifier", version=first) == 1
+
+
+def test_the_aggregator_runs_it_as_its_classifier_engine(classifier: ServiceHandle, first: str) -> None:
+    aggregator = start_aggregator("", "", "--classifier-addr", f"127.0.0.1:{classifier.port}")
+    try:
+        wait_for(lambda: health_status(aggregator.port) == SERVING, 15, what="the aggregator")
+        reply = detect(aggregator.port, frame_of("brick"), engines=["classifier"])
+    finally:
+        aggregator.stop(0)
+    assert [(d.label, d.engine) for d in reply.detections] == [("brick", "classifier")]
+    [status] = reply.engines
+    assert (status.engine, status.ok, status.model_version) == ("classifier", True, first)
+
+
+def test_a_broken_version_is_refused_then_a_good_one_replaces_the_serving_one(
+    classifier: ServiceHandle, store: ModelStore, features: BackboneFeatures, store_root: Path, first: str
+) -> None:
+    three = trained(features, ("brick", "grass", "gravel"))
+    broken_dir = store_root.parent / "broken"
+    three.save(broken_dir)
+    with np.load(broken_dir / HEAD_FILE) as arrays:
+        parts = dict(arrays)
+    parts["weights"] = parts["weights"][:, :-7]  # a head for features of another size
+    np.savez(broken_dir / HEAD_FILE, **parts)
+    broken = store.publish_dir("classifier", broken_dir, engine=ENGINE, format=FORMAT).version
+    store.promote("classifier", broken)
+    wait_for(
+        lambda: metric_sum(scrape("127.0.0.1", classifier.metrics_port), "liquidedge_model_swaps_total",
+                           engine="classifier", outcome="refused") == 1,
+        30, what="the broken version refused",
+    )  # fmt: skip
+    assert health_status(classifier.port) == SERVING
+    assert detect(classifier.port, frame_of("gravel")).engines[0].model_version == first
+
+    second = publish(store, three, store_root.parent / "v2")
+    store.promote("classifier", second)
+    wait_for(
+        lambda: detect(classifier.port, frame_of("gravel")).engines[0].model_version == second,
+        30,
+        what="answers from the three-label version",
+    )
+    assert detect(classifier.port, frame_of("gravel")).detections[0].label == "gravel"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model-store", ""], "--model-store is required"),  # its model only comes from a store
+        (["--model-dir", "/nonexistent"], "backbone file missing: /nonexistent/yolov3-tiny.cfg"),
+        (["--instances", "0"], "--instances must be at least 1"),
+    ],
+)
+def test_bad_flags_stop_it_before_it_starts(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], model_dir: str
+) -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        check_args(parser, parser.parse_args(["--model-dir", model_dir, *argv]))
+    assert message in capsys.readouterr().err
