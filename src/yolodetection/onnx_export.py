@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from liquidedge.package_files import sha256_of
@@ -92,13 +93,18 @@ def _source(files: ModelFiles, key: str) -> dict[str, str]:
 
 
 def reweight_cached(
-    files: ModelFiles, cache_dir: Path, *, score_floor: float = SCORE_FLOOR
+    files: ModelFiles,
+    cache_dir: Path,
+    *,
+    template_dirs: Sequence[Path] = (),
+    score_floor: float = SCORE_FLOOR,
 ) -> ModelVersion | None:
-    """`files` converted from a cached conversion of the same cfg (`onnx_reweight`), or None
-    when there is none. Raises `ReweightError` for weights that do not fit the cfg."""
+    """`files` converted into `cache_dir` from a conversion of the same cfg found there or in
+    `template_dirs` (`onnx_reweight`), or None when there is none. Raises `ReweightError` for
+    weights that do not fit the cfg."""
     from yolodetection.onnx_reweight import find_template, reweight
 
-    template = find_template(files, cache_dir, EXPORT_REVISION, score_floor)
+    template = find_template(files, [cache_dir, *template_dirs], EXPORT_REVISION, score_floor)
     if template is None:
         return None
     key = source_key(files, score_floor)
@@ -187,7 +193,12 @@ def _tag_layout(onnx_path: Path) -> None:
 
 
 def convert_in_child(
-    files: ModelFiles, cache_dir: Path, *, niceness: int = CHILD_NICENESS, timeout_s: float = 600.0
+    files: ModelFiles,
+    cache_dir: Path,
+    *,
+    template_dirs: Sequence[Path] = (),
+    niceness: int = CHILD_NICENESS,
+    timeout_s: float = 600.0,
 ) -> ModelVersion:
     """`ensure_onnx` the way a serving process converts a new version.
 
@@ -198,7 +209,7 @@ def convert_in_child(
     RuntimeError with the child's last words when it fails, `ReweightError` for weights that
     do not fit the cfg.
     """
-    found = find_converted(files, cache_dir) or reweight_cached(files, cache_dir)
+    found = find_converted(files, cache_dir) or reweight_cached(files, cache_dir, template_dirs=template_dirs)
     if found is not None:
         return found
     command = [

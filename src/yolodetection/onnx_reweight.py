@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +87,17 @@ def fused_weights(body: bytes, slots: list[ConvSlot], where: str) -> dict[str, n
 
 
 def find_template(
-    files: ModelFiles, cache_dir: Path, export_revision: int, score_floor: float
+    files: ModelFiles, folders: Sequence[Path], export_revision: int, score_floor: float
 ) -> ModelVersion | None:
-    """A checked FP32 conversion in `cache_dir` of the same cfg, exporter revision and floor."""
+    """A checked FP32 conversion of the same cfg, exporter revision and floor in one of `folders`
+    (converted caches: the service's own, the one baked into its image)."""
     cfg_sha256 = sha256_of(files.cfg)
-    candidates = sorted(Path(cache_dir).glob(f"*/{MANIFEST}")) if Path(cache_dir).is_dir() else []
+    candidates = [
+        path
+        for folder in map(Path, folders)
+        if folder.is_dir()
+        for path in sorted(folder.glob(f"*/{MANIFEST}"))
+    ]
     for manifest_path in candidates:
         try:
             manifest = json.loads(manifest_path.read_text("utf-8"))

@@ -26,7 +26,7 @@ from yolodetection.backends.factory import Selected, module_available
 from yolodetection.backends.onnx_model import converted_dir
 from yolodetection.engine import YoloEngine, make_blob
 from yolodetection.model_files import ModelFiles
-from yolodetection.onnx_export import convert_in_child
+from yolodetection.onnx_export import convert_in_child, find_converted, reweight_cached
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +108,24 @@ class StoreModel:
 
 
 def preconvert(args: argparse.Namespace, files: ModelFiles) -> None:
-    """Convert the version for the graph backends, in a child process, when they will read it.
+    """Convert the version for the graph backends, when they will read it.
 
-    Without torch nothing is converted here: `auto` then falls back to OpenCV DNN (and says so),
-    an explicit graph backend refuses the version.
+    New weights for a network converted before need no torch (`onnx_reweight`; the image's own
+    conversion of its baked-in model, `<model-dir>/converted`, is a template too when the cache
+    is elsewhere, as on a pod's writable volume). A new network is converted by torch in a child
+    process; without torch it is not converted here, and `auto` then falls back to OpenCV DNN
+    (and says so) while an explicit graph backend refuses the version.
     """
-    if args.backend not in GRAPH_BACKENDS or args.onnx or not module_available("torch"):
+    if args.backend not in GRAPH_BACKENDS or args.onnx:
         return
     if args.backend == "auto" and not module_available("openvino"):
         return
-    convert_in_child(files, converted_dir(args.model_dir, args.converted_dir))
+    cache = converted_dir(args.model_dir, args.converted_dir)
+    templates = (converted_dir(args.model_dir),)
+    if module_available("torch"):
+        convert_in_child(files, cache, template_dirs=templates)
+    elif find_converted(files, cache) is None:
+        reweight_cached(files, cache, template_dirs=templates)
 
 
 Build = Callable[[ModelFiles], tuple[YoloEngine, Selected, int]]

@@ -106,3 +106,15 @@ def test_without_torch_a_new_version_of_a_converted_cfg_is_converted(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"yolodetection.onnx_reweight: {fp32_version.version} with new weights")
+
+
+def test_the_image_conversion_is_a_template_for_a_cache_elsewhere(
+    files: ModelFiles, fp32_version: ModelVersion, tmp_path: Path
+) -> None:
+    """In a pod the cache is a writable volume; the image's read-only /models/converted is the template."""
+    retrained = with_weights(files, tmp_path / "retrained", retrained_weights(files.weights.read_bytes()))
+    image_dir = template_cache(fp32_version, tmp_path)
+    volume = tmp_path / "volume"
+    reweighted = reweight_cached(retrained, volume, template_dirs=[image_dir])
+    assert reweighted is not None and reweighted.path.parent == volume
+    assert sorted(p.name for p in image_dir.iterdir()) == [fp32_version.path.name]  # read, not written
