@@ -69,6 +69,21 @@ EXPECTED_KINDS = {
         "PeerAuthentication": 1,
         "AuthorizationPolicy": 2,
     },
+    "scaled-cpu-canary": {
+        "Namespace": 1,
+        "ServiceAccount": 4,
+        "ConfigMap": 5,
+        "Secret": 2,  # + the model store's credentials
+        "Service": 5,  # + yolodetection-split, the one the weights route
+        "Deployment": 5,  # + yolodetection-canary
+        "HorizontalPodAutoscaler": 2,
+        "PodDisruptionBudget": 3,
+        "Gateway": 2,
+        "VirtualService": 3,  # + the weights
+        "DestinationRule": 2,  # + the subsets
+        "PeerAuthentication": 1,
+        "AuthorizationPolicy": 3,  # + the canary pods' callers
+    },
 }
 
 
