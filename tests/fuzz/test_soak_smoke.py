@@ -19,7 +19,7 @@ from jpeg_strategies import real_jpegs
 from liquidedge.service import ServiceHandle
 from meshtools.soak import SoakConfig, run_soak
 from meshtools.soak.cli import build_parser, config_from_args
-from servicekit import start_aggregator
+from support.services import start_aggregator
 
 PHASE_FIELDS = {
     "phase",

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from servicekit import detect, metrics_text, start_aggregator, start_face, start_yolo
+from support.calls import detect, metric_sum, scrape
+from support.services import start_aggregator, start_face, start_yolo
 
 
 def detect_code(port: int, jpeg: bytes) -> grpc.StatusCode:
@@ -27,9 +28,8 @@ def test_a_detector_sheds_what_it_cannot_start(model_dir: str, astronaut_jpeg: b
         assert codes.count(grpc.StatusCode.OK) >= 1
         assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) >= 1
         assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
-        text = metrics_text(yolo)
-        shed = [line for line in text.splitlines() if line.startswith("liquidedge_shed_frames_total")]
-        assert shed and float(shed[0].split()[-1]) == codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
+        shed = metric_sum(scrape(yolo.metrics_port), "liquidedge_shed_frames_total")
+        assert shed == codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
         assert detect_code(yolo.port, astronaut_jpeg) == grpc.StatusCode.OK  # serving normally afterwards
     finally:
         yolo.stop(0)

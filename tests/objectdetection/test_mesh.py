@@ -12,17 +12,17 @@ from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2_grpc
 from meshtools.samples import SampleFrame
-from servicekit import (
+from support.calls import (
     NOT_SERVING,
     SERVING,
-    health,
-    metrics_text,
+    health_status,
+    metric_sum,
     request,
-    start_aggregator,
-    start_face,
-    start_yolo,
-    wait_for,
+    scrape,
+    wait_health,
 )
+from support.services import start_aggregator, start_face, start_yolo
+from support.waiting import wait_for
 
 Channel = Callable[[int], grpc.Channel]
 
@@ -142,7 +142,7 @@ def test_partial_answers_while_yolo_is_down_and_recovery_without_restart(
         assert statuses["yolo"].code in {"UNAVAILABLE", "DEADLINE_EXCEEDED"} and statuses["yolo"].error
         assert [d.label for d in reply.detections] == ["face"]
         # The aggregator still has a working engine, so it stays SERVING.
-        assert wait_for(lambda: health(aggregator.port) == SERVING)
+        wait_health(aggregator.port, SERVING)
 
         yolo = start_yolo(model_dir, "--port", str(yolo_port))
 
@@ -150,7 +150,7 @@ def test_partial_answers_while_yolo_is_down_and_recovery_without_restart(
             engines = stub.Detect(request(astronaut_jpeg), timeout=5).engines
             return all(e.ok for e in engines)
 
-        assert wait_for(full_answer), "full answers did not resume after YOLO came back"
+        wait_for(full_answer, what="full answers to resume after YOLO came back")
     finally:
         aggregator.stop(0)
         yolo.stop(0)
@@ -161,10 +161,10 @@ def test_every_engine_down_is_unavailable_and_not_serving(channel_to: Channel, a
     face = start_face()
     aggregator = start_aggregator(f"127.0.0.1:{face.port}", "127.0.0.1:1")
     try:
-        assert wait_for(lambda: health(aggregator.port) == SERVING)
+        wait_health(aggregator.port, SERVING)
         face.stop(0)
-        assert wait_for(lambda: health(aggregator.port) == NOT_SERVING)
-        assert health(aggregator.port, "liquidedge.v1.Detector") == NOT_SERVING
+        wait_health(aggregator.port, NOT_SERVING)
+        assert health_status(aggregator.port, "liquidedge.v1.Detector") == NOT_SERVING
         with pytest.raises(grpc.RpcError) as error:
             detection_pb2_grpc.DetectorStub(channel_to(aggregator.port)).Detect(
                 request(astronaut_jpeg), timeout=5
@@ -179,20 +179,19 @@ def test_health_and_metrics_endpoints(
     aggregator_service: ServiceHandle, channel_to: Channel, astronaut_jpeg: bytes
 ) -> None:
     for service in ("", "liquidedge.v1.Detector", "ObjectDetection"):
-        assert health(aggregator_service.port, service) == SERVING
+        assert health_status(aggregator_service.port, service) == SERVING
     detection_pb2_grpc.DetectorStub(channel_to(aggregator_service.port)).Detect(
         request(astronaut_jpeg), timeout=10
     )
-    text = metrics_text(aggregator_service)
-    assert 'liquidedge_requests_total{code="OK",method="Detect",service="objectdetection"}' in text
+    samples = scrape(aggregator_service.metrics_port)
+    service = "objectdetection"
+    assert metric_sum(samples, "liquidedge_requests_total", code="OK", method="Detect", service=service)
     for engine in ("face", "yolo"):
-        assert (
-            f'liquidedge_engine_calls_total{{code="OK",engine="{engine}",service="objectdetection"}}' in text
-        )
-        assert f'liquidedge_engine_latency_seconds_bucket{{engine="{engine}"' in text
-        assert f'liquidedge_backend_up{{engine="{engine}",service="objectdetection"}} 1.0' in text
-        assert f'liquidedge_replicas_in_service{{engine="{engine}",service="objectdetection"}} 1.0' in text
-    assert 'liquidedge_frames_in_flight{service="objectdetection"} 0.0' in text
+        assert metric_sum(samples, "liquidedge_engine_calls_total", code="OK", engine=engine, service=service)
+        assert metric_sum(samples, "liquidedge_engine_latency_seconds_count", engine=engine, service=service)
+        assert metric_sum(samples, "liquidedge_backend_up", engine=engine, service=service) == 1
+        assert metric_sum(samples, "liquidedge_replicas_in_service", engine=engine, service=service) == 1
+    assert metric_sum(samples, "liquidedge_frames_in_flight", service=service) == 0
 
 
 def test_live_view_serves_the_latest_frame_with_boxes(
