@@ -50,7 +50,10 @@ def test_enrol_forget_list_and_roll_back(
     assert len(store.versions()) == 2  # nothing saved by the refused enrolment
 
     assert main([*base, "forget", "joe"]) == 0
-    assert main([*base, "forget", "joe"]) == 1
+    capsys.readouterr()
+    assert main([*base, "forget", "joe"]) == 1  # refused, saying why
+    assert "'joe' is not enrolled" in capsys.readouterr().err
+    assert len(store.versions()) == 3  # nothing saved by the refused forget
     current = store.load_current(RecognitionModelFiles.in_dir(recognition_dir).model_id)
     assert current is not None and current.people == ("barack", "biden", "obama")
     assert main([*base, "use", first]) == 0

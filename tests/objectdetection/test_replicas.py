@@ -162,6 +162,7 @@ def test_no_time_left_is_deadline_exceeded_without_calling() -> None:
     with pytest.raises(AttemptError, match="no time left") as error:
         asyncio.run(p.detect(detection_pb2.DetectRequest(), deadline=clock.now + 0.001))
     assert error.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert error.value.address == ""  # no replica was called
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ def test_killing_one_of_two_replicas_mid_stream_loses_no_frame(
         print(f"kill one of two face replicas: 30 frames, {failed} lost")
         assert failed == 0
         assert set(served[:10]) == {"face-a", "face-b"}  # balanced before the kill
-        assert set(served[12:]) == {"face-b"}  # only the survivor after it
+        assert served[10:] == ["face-b"] * 20  # only the survivor from the kill on (a retry, if need be)
     finally:
         aggregator.stop(0)
 
