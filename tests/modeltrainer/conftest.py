@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from classification.features import BackboneFeatures
+from support.ports import free_port, listening
+from support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,7 @@ def tansu_binary() -> Path:
 @pytest.fixture
 def kafka_broker() -> Iterator[str]:
     """A real Kafka-protocol broker on a loopback port, memory storage, gone after the test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     broker = subprocess.Popen(
         [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
@@ -40,16 +38,19 @@ def kafka_broker() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if broker.poll() is not None or time.monotonic() > deadline:
-                broker.kill()
-                pytest.fail(f"Tansu did not start: {broker.communicate()[1].decode()[-2000:]}")
-            time.sleep(0.05)
+
+    def state() -> str:
+        if broker.poll() is not None:
+            return "exited"
+        return "listening" if listening(port) else "starting"
+
+    try:
+        seen = wait_for(state, 20, f"Tansu to listen on {url}", until=lambda now: now != "starting")
+    except TimeoutError:
+        seen = "still starting after 20 s"
+    if seen != "listening":
+        broker.kill()
+        pytest.fail(f"Tansu did not start ({seen}): {broker.communicate()[1].decode()[-2000:]}")
     yield f"127.0.0.1:{port}"
     broker.kill()  # memory storage: nothing to flush, and SIGTERM makes it wait 5 s for clients
     broker.wait(10)
