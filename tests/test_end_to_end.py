@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from meshtools.localmesh import LocalMesh, free_port
-from support.calls import detect, metric_sum, scrape
-from support.waiting import wait_for
+from meshtools.localmesh import LocalMesh
+from support.calls import detect, wait_metric
+from support.ports import bindable, free_port
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +34,9 @@ def test_sigterm_drains_in_flight_frames_then_exits_cleanly(model_dir: str, astr
     hold = ["--max-batch", "8", "--max-queue-delay-ms", "800", "--metrics-port", str(metrics_port)]
     with LocalMesh(model_dir, extra_args={"yolo": ["--shutdown-grace-s", "10", *hold]}) as mesh:
         yolo = mesh.services["yolo"]
-
-        def in_flight() -> float:
-            return metric_sum(scrape("127.0.0.1", metrics_port), "liquidedge_frames_in_flight")
-
         with ThreadPoolExecutor(6) as pool:
             calls = [pool.submit(detect, yolo.address, astronaut_jpeg) for _ in range(6)]
-            wait_for(lambda: in_flight() == 6, timeout_s=20, what="six frames in flight in YOLO")
+            wait_metric(metrics_port, "liquidedge_frames_in_flight", 6, timeout_s=20)
             yolo.signal(signal.SIGTERM)
             replies = [call.result() for call in calls]
         assert [(r.engines[0].engine, r.engines[0].ok) for r in replies] == [("yolo", True)] * 6
@@ -60,7 +55,7 @@ DEMO_ARGS = ("--view-port", "-1", "--frames", "10", "--fps", "0")
 def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str) -> None:
     for _ in range(20):  # the demo uses base, base+2 and base+4
         base = free_port()
-        if base < 65000 and all(free_port_is(base + k) for k in (2, 4)):
+        if base < 65000 and all(bindable(base + k) for k in (2, 4)):
             break
     result = subprocess.run(
         [sys.executable, "-m", "meshtools.demo", "--model-dir", model_dir, "--port", str(base), *DEMO_ARGS],
@@ -73,12 +68,3 @@ def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str) -> None:
     assert len(lines) == 10
     assert any("astronaut" in line and "face 0.9" in line for line in lines)
     assert "same work in-process" in result.stdout
-
-
-def free_port_is(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

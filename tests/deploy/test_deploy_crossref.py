@@ -12,13 +12,7 @@ import deploy_checks as deploy
 import pytest
 from deploy_checks import Obj
 
-
-@pytest.fixture(scope="module", autouse=True)
-def tools() -> None:
-    try:
-        deploy.require_tools()
-    except deploy.ToolMissing as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("deploy_tools")
 
 
 @pytest.mark.parametrize("check", list(deploy.CHECKS))

@@ -13,13 +13,7 @@ import deploy_checks as deploy
 import pytest
 import yaml
 
-
-@pytest.fixture(scope="module", autouse=True)
-def tools() -> None:
-    try:
-        deploy.require_tools()
-    except deploy.ToolMissing as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("deploy_tools")
 
 
 # What each topology is made of (kind -> count). A change here is a change of the deployment.

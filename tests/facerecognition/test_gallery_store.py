@@ -28,6 +28,7 @@ from facerecognition.gallery import (
 )
 from facerecognition.holder import GalleryHolder
 from facerecognition.store import EMBEDDINGS, ENTRIES, MANIFEST, GalleryStore
+from support.waiting import wait_for
 
 MODEL = "dlib-resnet-v1:test+sp5:test"
 
@@ -182,7 +183,7 @@ def test_failed_save_leaves_previous_version_intact(tmp_path: Path, monkeypatch:
 CRASHING_SAVE = """
 import os, sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[3])
+sys.path[:0] = sys.argv[3:]  # this folder, and tests/ for the shared helpers it imports
 from test_gallery_store import make_gallery
 from facerecognition.store import GalleryStore
 real_fsync, calls = os.fsync, []
@@ -205,14 +206,20 @@ def test_crash_mid_save_leaves_previous_version_intact(tmp_path: Path) -> None:
     store.save_and_publish(old)
     marker = tmp_path / "marker"
     child = subprocess.Popen(
-        [sys.executable, "-c", CRASHING_SAVE, str(root), str(marker), str(Path(__file__).parent)],
+        [
+            sys.executable,
+            "-c",
+            CRASHING_SAVE,
+            str(root),
+            str(marker),
+            *(str(p) for p in Path(__file__).parents[:2]),
+        ],
     )
     try:
-        for _ in range(300):
-            if marker.exists() or child.poll() is not None:
-                break
-            threading.Event().wait(0.1)
-        assert marker.exists(), f"the saving process never reached mid-save (exit {child.poll()})"
+        wait_for(
+            lambda: marker.exists() or child.poll() is not None, 30, "the saving process to reach mid-save"
+        )
+        assert marker.exists(), f"the saving process exited ({child.poll()}) before mid-save"
         child.send_signal(signal.SIGKILL)
     finally:
         child.kill()
@@ -252,12 +259,10 @@ def test_readers_never_see_a_half_swapped_gallery(tmp_path: Path) -> None:
     try:
         for gallery in galleries[1:]:
             store.save_and_publish(gallery)
-            for _ in range(500):
-                if gallery.version in seen:
-                    break
-                threading.Event().wait(0.01)
-            assert gallery.version in seen, (
-                "the poller did not swap in a published version (or no reader saw it)"
+            wait_for(
+                lambda version=gallery.version: version in seen,
+                5,
+                f"a reader to see {gallery.version} (the poller swaps in what is published)",
             )
     finally:
         stop.set()

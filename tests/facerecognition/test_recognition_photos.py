@@ -132,10 +132,17 @@ def test_every_box_carries_identity_distance_and_version(
     faces = haar.detect(photos["obama3"])
     result = engine.recognize(photos["obama3"], faces)
     version = engine.holder.version
+    threshold = engine.settings.threshold
+    identities = []
     for i in range(len(faces)):
         attributes = result.detections.attributes(i)
         assert attributes["gallery_version"] == version
-        assert attributes["distance"] >= 0
+        # The identity is the nearest enrolled person when within the threshold, else unknown.
+        expected = "obama" if attributes["distance"] <= threshold else UNKNOWN
+        assert attributes["identity"] == expected, attributes
+        identities.append(attributes["identity"])
+    assert "obama" in identities  # the photo's own face is one of them
     assert result.report.faces == len(faces) == result.report.recognised + result.report.strangers
+    assert result.report.recognised == identities.count("obama")
     # The boxes themselves are the detector's, untouched.
     np.testing.assert_array_equal(result.detections.xyxy, faces.xyxy)
