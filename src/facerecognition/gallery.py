@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from facerecognition.model_files import EMBEDDING_SIZE
+from liquidedge.messages import UNKNOWN_IDENTITY
 
-UNKNOWN = "unknown"
+UNKNOWN = UNKNOWN_IDENTITY
 # Names come from file and folder names and travel in answers and logs: keep them plain.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 

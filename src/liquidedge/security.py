@@ -81,15 +81,27 @@ class BearerTokens:
     Kubelet's gRPC probes carry no token, so health stays open; the deployed robots' legacy
     protocol cannot send one, so by default it keeps its own user_id check instead. The rule is
     applied by either kind of server as a handler rewrite (`liquidedge.interceptors`).
+
+    `guarded_prefixes`, when given, limits the rule to those methods: a second set of tokens
+    for a few methods (the operators' tokens for the recognition service's `Gallery`), beside
+    the robots' tokens for the rest.
     """
 
-    def __init__(self, tokens: Iterable[str], exempt_prefixes: Iterable[str] = (HEALTH_PREFIX,)) -> None:
+    def __init__(
+        self,
+        tokens: Iterable[str],
+        exempt_prefixes: Iterable[str] = (HEALTH_PREFIX,),
+        guarded_prefixes: Iterable[str] | None = None,
+    ) -> None:
         self.tokens = tuple(t.encode() for t in tokens)
         self.exempt_prefixes = tuple(exempt_prefixes)
+        self.guarded_prefixes = None if guarded_prefixes is None else tuple(guarded_prefixes)
 
     def allows(self, details: grpc.HandlerCallDetails) -> bool:
         method = details.method or ""
         if method.startswith(self.exempt_prefixes):
+            return True
+        if self.guarded_prefixes is not None and not method.startswith(self.guarded_prefixes):
             return True
         for key, value in details.invocation_metadata or ():
             if key.lower() != "authorization":
