@@ -1,4 +1,4 @@
-"""The aggregator's live view: the latest answered frame with its boxes drawn."""
+"""The aggregator's live view: the latest answered frame with its boxes drawn, faces named."""
 
 from __future__ import annotations
 
@@ -10,6 +10,22 @@ import numpy as np
 from liquidedge.detections import Detections
 from liquidedge.drawing import draw_detections
 from liquidedge.imaging import encode_jpeg
+
+
+def captions(found: Detections) -> list[str]:
+    """Each box's caption: a recognised face shows the person's name, an unknown one says so."""
+    identities = found.data.get("identity")
+    distances = found.data.get("distance")
+    texts = []
+    for i in range(len(found)):
+        text = f"{found.label[i]} {found.confidence[i]:.2f}"
+        identity = None if identities is None else identities[i]
+        if isinstance(identity, str) and identity:
+            distance = None if distances is None else distances[i]
+            known = isinstance(distance, float | np.floating) and not np.isnan(distance)
+            text = f"{identity} {distance:.2f}" if known else identity
+        texts.append(text)
+    return texts
 
 
 class LatestFrame:
@@ -37,7 +53,8 @@ class LatestFrame:
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             return None
-        out = encode_jpeg(draw_detections(image, found, lines=[f"frame {count}  objects {len(found)}"]))
+        lines = [f"frame {count}  objects {len(found)}"]
+        out = encode_jpeg(draw_detections(image, found, captions(found), lines))
         with self._lock:
             self._rendered = (count, out)
         return out
