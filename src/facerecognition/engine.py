@@ -22,11 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from facerecognition.embedder import Embedder, FaceAligner, LocalEmbedder, ProcessEmbedder
-from facerecognition.gallery import UNKNOWN
-from facerecognition.holder import GalleryHolder
+from facerecognition.gallery import UNKNOWN, Gallery
 from facerecognition.model_files import RecognitionModelFiles
 from facerecognition.tracker import IdentityTracker, appearance
 from liquidedge.detections import Detections
+from liquidedge.metrics import ServiceMetrics
+from liquidedge.modelslot import ModelSlot
 
 # Measured on the fetched photos (docs/recognition.md): same person <= 0.47 down to 60 px
 # faces at JPEG quality 50, different people >= 0.78, boxes that are not faces >= 0.68.
@@ -87,32 +88,56 @@ class Recognition:
     report: RecognitionReport
 
 
+def gallery_slot(gallery: Gallery | None = None, metrics: ServiceMetrics | None = None) -> ModelSlot[Gallery]:
+    """The slot a recognition engine reads its gallery from (holding `gallery`, when given).
+
+    A gallery is plain numpy, freed when the last frame using it ends; its smoke test matches
+    one embedding against it, which catches a gallery that loaded but cannot be used.
+    """
+    slot: ModelSlot[Gallery] = ModelSlot("recognition", smoke=smoke_test, metrics=metrics)
+    if gallery is not None:
+        slot.offer(gallery.version, lambda: gallery)
+    return slot
+
+
+def smoke_test(gallery: Gallery) -> None:
+    match = gallery.match(np.zeros(gallery.embeddings.shape[1], np.float32), DEFAULT_THRESHOLD)
+    if not (match.name == UNKNOWN or match.name in gallery.people):
+        raise ValueError(f"gallery {gallery.version} matched a zero vector to {match.name!r}")
+
+
 class RecognitionEngine:
-    """Thread-safe: concurrent frames share the aligner pool and the embedder."""
+    """Thread-safe: concurrent frames share the aligner pool and the embedder.
+
+    The gallery comes from a `ModelSlot`: each frame leases the version it starts with and
+    is matched wholly against it, while a new version can be swapped in for the next frames.
+    """
 
     name = "recognition"
 
     def __init__(
-        self, aligner: FaceAligner, embedder: Embedder, holder: GalleryHolder, settings: RecognitionSettings
+        self,
+        aligner: FaceAligner,
+        embedder: Embedder,
+        slot: ModelSlot[Gallery],
+        settings: RecognitionSettings,
     ) -> None:
         self.aligner = aligner
         self.embedder = embedder
-        self.holder = holder
+        self.slot = slot
         self.settings = settings
 
     @classmethod
     def build(
-        cls, files: RecognitionModelFiles, holder: GalleryHolder, settings: RecognitionSettings
+        cls, files: RecognitionModelFiles, slot: ModelSlot[Gallery], settings: RecognitionSettings
     ) -> RecognitionEngine:
         files.check()
-        if files.model_id != holder.model_id:
-            raise ValueError(f"holder expects model {holder.model_id!r}, files are {files.model_id!r}")
         embedder: Embedder = (
             ProcessEmbedder(files.resnet, settings.workers)
             if settings.workers
             else LocalEmbedder(files.resnet)
         )
-        return cls(FaceAligner(files.predictor, settings.aligners), embedder, holder, settings)
+        return cls(FaceAligner(files.predictor, settings.aligners), embedder, slot, settings)
 
     def close(self) -> None:
         self.embedder.close()
@@ -146,17 +171,31 @@ class RecognitionEngine:
     ) -> Recognition:
         """Identify `faces` in `image_bgr`. `deadline` is a time.monotonic() instant."""
         start = time.monotonic()
-        gallery = self.holder.current  # one version for the whole frame
-        n = len(faces)
-        identity = np.full(n, UNKNOWN, dtype=object)
-        distance = np.full(n, np.nan)
-        if gallery is None:
+        if self.slot.version is None:
+            n = len(faces)
             out = faces.with_data(
-                identity=identity, distance=distance, gallery_version=np.full(n, None, object)
+                identity=np.full(n, UNKNOWN, dtype=object),
+                distance=np.full(n, np.nan),
+                gallery_version=np.full(n, None, object),
             )
             return Recognition(
                 out, RecognitionReport(None, faces=n, no_gallery=n, seconds=time.monotonic() - start)
             )
+        with self.slot.lease() as lease:  # one version for the whole frame, however long it takes
+            return self._recognize(image_bgr, faces, lease.model, deadline, tracker, start)
+
+    def _recognize(
+        self,
+        image_bgr: np.ndarray,
+        faces: Detections,
+        gallery: Gallery,
+        deadline: float | None,
+        tracker: IdentityTracker | None,
+        start: float,
+    ) -> Recognition:
+        n = len(faces)
+        identity = np.full(n, UNKNOWN, dtype=object)
+        distance = np.full(n, np.nan)
         version = gallery.version
         ranked = self._big_enough_largest_first(faces)
         chosen = ranked[: self.settings.max_faces]

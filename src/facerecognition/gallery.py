@@ -157,6 +157,11 @@ class Gallery:
         distance = float(distances[best])
         return Match(self.names[best] if distance <= threshold else UNKNOWN, distance)
 
+    def faces_of(self, name: str) -> PersonFaces:
+        """`name`'s embeddings (K, 128) and their sources; K is 0 for someone not enrolled."""
+        rows = [i for i, n in enumerate(self.names) if n == name]
+        return self.embeddings[rows], [self.sources[i] for i in rows]
+
     def without(self, name: str, *, now: datetime | None = None) -> Gallery:
         """A new version with every embedding of `name` removed (KeyError if not enrolled)."""
         if name not in self._people:

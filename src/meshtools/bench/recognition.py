@@ -1,7 +1,7 @@
 """Recognition benchmark: embeddings per second, and what track reuse saves per frame.
 
-    python -m facerecognition.bench [--model-dir models] [--quick] [--json out.json]
-    make recognition-bench
+    python -m meshtools.bench.recognition [--model-dir models] [--quick] [--json out.json]
+    make recognition-bench      (`make bench` prints its embeddings/s beside the mesh's figures)
 
 Prints, all measured in the same run on the fetched photos:
 * embeddings/s in this process with 1 and 2 threads (each thread its own network; dlib holds
@@ -11,7 +11,8 @@ Prints, all measured in the same run on the fetched photos:
   without and with an `IdentityTracker`, and the ratio;
 * the match distances of every test face to each enrolled person (the threshold's evidence).
 
-`run()` returns the figures as a dict, for a caller such as the mesh benchmark.
+`run()` returns the figures as a dict, for a caller such as the mesh benchmark. It lives with
+the tools (it reads scikit-image's sample photos), not in the service package.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ import numpy as np
 import skimage.data
 
 from facerecognition.embedder import FaceAligner, LocalEmbedder, ProcessEmbedder
-from facerecognition.engine import RecognitionEngine, RecognitionSettings
+from facerecognition.engine import RecognitionEngine, RecognitionSettings, gallery_slot
 from facerecognition.enrolment import Enroller, Photo
 from facerecognition.gallery import Gallery
-from facerecognition.holder import GalleryHolder
 from facerecognition.model_files import RecognitionModelFiles, photo_dir
 from facerecognition.tracker import IdentityTracker
 from liquidedge.detections import Detections
@@ -203,8 +203,7 @@ def run(model_dir: str | Path, *, quick: bool = False) -> dict[str, Any]:
 
     heads = [_head(photos[n], boxes[n], 110) for n in ("obama2", "biden", "astronaut")]
     frames = drifting_frames(heads, 10 if quick else 40)
-    holder = GalleryHolder(files.model_id, gallery=gallery)
-    engine = RecognitionEngine(aligner, local, holder, RecognitionSettings(workers=0))
+    engine = RecognitionEngine(aligner, local, gallery_slot(gallery), RecognitionSettings(workers=0))
     # dlib's detector finds all three heads; boxes are found before the timed part.
     results["frames"] = frame_costs(
         engine, frames, lambda frame: _as_detections(enroller.detect_faces(frame))
