@@ -23,7 +23,7 @@ import numpy as np
 
 from facerecognition.embedder import Embedder, FaceAligner, LocalEmbedder, ProcessEmbedder
 from facerecognition.gallery import UNKNOWN, Gallery
-from facerecognition.model_files import RecognitionModelFiles
+from facerecognition.model_files import EMBEDDING_SIZE, RecognitionModelFiles
 from facerecognition.tracker import IdentityTracker, appearance
 from liquidedge.detections import Detections
 from liquidedge.metrics import ServiceMetrics
@@ -101,7 +101,8 @@ def gallery_slot(gallery: Gallery | None = None, metrics: ServiceMetrics | None 
 
 
 def smoke_test(gallery: Gallery) -> None:
-    match = gallery.match(np.zeros(gallery.embeddings.shape[1], np.float32), DEFAULT_THRESHOLD)
+    # What the engine will feed it: one embedding of the network's size.
+    match = gallery.match(np.zeros(EMBEDDING_SIZE, np.float32), DEFAULT_THRESHOLD)
     if not (match.name == UNKNOWN or match.name in gallery.people):
         raise ValueError(f"gallery {gallery.version} matched a zero vector to {match.name!r}")
 

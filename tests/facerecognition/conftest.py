@@ -19,10 +19,9 @@ import skimage.data
 
 from facedetection.engine import FaceEngine, FaceSettings
 from facerecognition.embedder import FaceAligner, LocalEmbedder
-from facerecognition.engine import RecognitionEngine, RecognitionSettings
+from facerecognition.engine import RecognitionEngine, RecognitionSettings, gallery_slot
 from facerecognition.enrolment import Enroller, Photo
 from facerecognition.gallery import Gallery
-from facerecognition.holder import GalleryHolder
 from facerecognition.model_files import RecognitionModelFiles, photo_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,5 +108,4 @@ def engine(
     default_gallery: Gallery,
     recognition_files: RecognitionModelFiles,
 ) -> Iterator[RecognitionEngine]:
-    holder = GalleryHolder(recognition_files.model_id, gallery=default_gallery)
-    yield RecognitionEngine(aligner, embedder, holder, RecognitionSettings(workers=0))
+    yield RecognitionEngine(aligner, embedder, gallery_slot(default_gallery), RecognitionSettings(workers=0))

@@ -131,7 +131,7 @@ def test_every_box_carries_identity_distance_and_version(
 ) -> None:
     faces = haar.detect(photos["obama3"])
     result = engine.recognize(photos["obama3"], faces)
-    version = engine.holder.version
+    version = engine.slot.version
     for i in range(len(faces)):
         attributes = result.detections.attributes(i)
         assert attributes["gallery_version"] == version
