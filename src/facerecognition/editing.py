@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from facerecognition.enrolment import Enroller, Photo, UnreadablePhotoError
+from facerecognition.enrolment import EnrolledFace, Photo, UnreadablePhotoError
 from facerecognition.gallery import Gallery, check_name
 from facerecognition.store import GalleryPlace
 from liquidedge.errors import BadImageError, FrameTooLargeError
@@ -51,13 +52,21 @@ def check_photo(photo: Photo, limits: ImageLimits) -> None:
         raise UnreadablePhotoError(photo.name, f"not a readable JPEG or PNG ({error})") from error
 
 
+class PhotoEnroller(Protocol):
+    """Photos of a person in, one embedding per photo out (or a refusal saying which and why)."""
+
+    model_id: str
+
+    def enrol_person(self, name: str, photos: Sequence[Photo]) -> list[EnrolledFace]: ...
+
+
 class GalleryEditor:
     """Enrol and forget people in the gallery at `place`; this replica's `slot` serves each change."""
 
     def __init__(
         self,
         place: GalleryPlace,
-        enroller: Enroller,
+        enroller: PhotoEnroller,
         slot: ModelSlot[Gallery] | None,
         limits: ImageLimits | None = None,
     ) -> None:

@@ -6,6 +6,8 @@ in production). Per box, `Detections.data` gets:
     identity         a person's name, or "unknown"
     distance         distance to the nearest enrolled embedding (absent when not embedded)
     gallery_version  the gallery version that produced the identity (absent without a gallery)
+    unrecognised     why a face was not matched at all: too_small, over_limit, late or
+                     no_gallery (absent when it was matched, whatever the answer)
 
 An embedding costs ~85 ms of one CPU core, so the engine spends them carefully: only faces
 at least `min_face` pixels on their shorter side (smaller ones give unreliable embeddings),
@@ -178,6 +180,7 @@ class RecognitionEngine:
                 identity=np.full(n, UNKNOWN, dtype=object),
                 distance=np.full(n, np.nan),
                 gallery_version=np.full(n, None, object),
+                unrecognised=np.full(n, "no_gallery", dtype=object),
             )
             return Recognition(
                 out, RecognitionReport(None, faces=n, no_gallery=n, seconds=time.monotonic() - start)
@@ -197,9 +200,13 @@ class RecognitionEngine:
         n = len(faces)
         identity = np.full(n, UNKNOWN, dtype=object)
         distance = np.full(n, np.nan)
+        # Why a face was not matched at all (None for those that were): said on the box itself.
+        unrecognised = np.full(n, "too_small", dtype=object)
         version = gallery.version
         ranked = self._big_enough_largest_first(faces)
         chosen = ranked[: self.settings.max_faces]
+        unrecognised[ranked] = "over_limit"
+        unrecognised[chosen] = "late"
         slots = None
         if tracker is not None:
             chosen_set = set(chosen.tolist())
@@ -213,7 +220,7 @@ class RecognitionEngine:
             if known is None:
                 pending.append(int(i))
                 continue
-            identity[i], distance[i] = known.name, known.distance
+            identity[i], distance[i], unrecognised[i] = known.name, known.distance, None
             reused += 1
 
         embedded = 0
@@ -223,6 +230,7 @@ class RecognitionEngine:
             match = gallery.match(vector, self.settings.threshold)
             identity[i] = match.name
             distance[i] = match.distance if np.isfinite(match.distance) else np.nan
+            unrecognised[i] = None
             embedded += 1
             if slots is not None and tracker is not None:
                 tracker.record(slots[i].track_id, match.name, float(distance[i]), version)
@@ -242,6 +250,9 @@ class RecognitionEngine:
             seconds=time.monotonic() - start,
         )
         out = faces.with_data(
-            identity=identity, distance=distance, gallery_version=np.full(n, version, object)
+            identity=identity,
+            distance=distance,
+            gallery_version=np.full(n, version, object),
+            unrecognised=unrecognised,
         )
         return Recognition(out, report)

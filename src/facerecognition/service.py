@@ -22,7 +22,7 @@ from facerecognition.engine import (
     RecognitionSettings,
     gallery_slot,
 )
-from facerecognition.enrolment import DEFAULT_ENROL_MIN_FACE, Enroller
+from facerecognition.enrolment import DEFAULT_ENROL_MIN_FACE, ProcessEnroller
 from facerecognition.model_files import RecognitionModelFiles
 from facerecognition.refiner import RecognitionCounters, RecognitionRefiner, SourceTrackers
 from facerecognition.servicer import GALLERY_PREFIX, GALLERY_SERVICE, GalleryServicer
@@ -164,7 +164,8 @@ def load_refiner(
             args.model_channel,
             Path(args.model_cache_dir),
         )
-        enroller = Enroller(engine.aligner, engine.embedder, files.model_id, args.enrol_min_face)
+        enroller = ProcessEnroller(files.predictor, files.resnet, files.model_id, args.enrol_min_face)
+        stack.callback(enroller.close)
         # A replica pinned to a version keeps it: its own changes reach the others, not itself.
         gallery.attach(
             GalleryEditor(place, enroller, None if args.model_version else slot, image_limits(args))

@@ -273,7 +273,9 @@ class ReplicaPool:
             return None
         tried.append(replica.address)
         others = [a for a in self.in_service() if a not in tried]
-        last_chance = attempt == self.policy.max_attempts - 1 or not others
+        # With affinity the replica that keeps the source's state gets the whole budget: another
+        # is tried only when it is out (which fails fast), not when it is merely slow.
+        last_chance = attempt == self.policy.max_attempts - 1 or not others or bool(affinity)
         return replica, remaining if last_chance else remaining * self.policy.first_attempt_share
 
     def no_attempt_error(self) -> AttemptError:

@@ -117,6 +117,10 @@ def test_small_faces_and_faces_over_the_limit_are_not_embedded(
     assert (report.recognised, report.over_limit, report.too_small, counting.chips) == (1, 1, 1, 1)
     assert names_by_x(result) == ["obama", "unknown", "unknown"]  # the largest face was the one embedded
     assert "distance" not in result.detections.attributes(int(np.argmin(faces.xyxy[:, 2] - faces.xyxy[:, 0])))
+    # Each box says why it was not matched (the matched one says nothing).
+    order = np.argsort(result.detections.xyxy[:, 0])
+    reasons = [result.detections.attributes(int(i)).get("unrecognised") for i in order]
+    assert reasons == [None, "over_limit", "too_small"]
 
 
 def test_deadline_passed_faces_come_back_unknown_and_late(
@@ -127,6 +131,7 @@ def test_deadline_passed_faces_come_back_unknown_and_late(
     result = engine.recognize(photos["obama2"], faces, deadline=time.monotonic() - 0.001)
     assert result.report.late == len(faces) and result.report.embedded == 0 and counting.chips == 0
     assert list(result.detections.data["identity"]) == ["unknown"] * len(faces)
+    assert list(result.detections.data["unrecognised"]) == ["late"] * len(faces)
     np.testing.assert_array_equal(result.detections.xyxy, faces.xyxy)  # the boxes all come back
     # With time to spare the same face is recognised.
     result = engine.recognize(photos["obama2"], faces, deadline=time.monotonic() + 30)
@@ -138,7 +143,7 @@ def test_no_gallery_means_unknown_for_everyone(recognition_files, photos, haar) 
     faces = haar.detect(photos["obama2"])
     result = engine.recognize(photos["obama2"], faces)
     assert result.report.no_gallery == len(faces) == 1 and result.report.outcomes()["no_gallery"] == 1
-    assert result.detections.attributes(0) == {"identity": "unknown"}
+    assert result.detections.attributes(0) == {"identity": "unknown", "unrecognised": "no_gallery"}
 
 
 @pytest.mark.parametrize(
