@@ -25,8 +25,8 @@ from facerecognition.gallery import UNKNOWN, Gallery
 from liquidedge.lockstep import FrameOptions, LockstepClient
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, gallery_pb2
-from objectdetection.replicas import preference
 from servicekit import start_aggregator
+from support.affinity import sources_spread_over
 from support.calls import detect
 
 SWAP_WITHIN_S = 5.0
@@ -194,18 +194,6 @@ def drive(address: str, robot: Robot, jpeg: bytes, stop: threading.Event) -> Non
                 continue
             (face,) = [d for d in outcome.reply.detections if d.engine == "face"]
             robot.answers.append((sent, face.attributes["gallery_version"], face.attributes["identity"]))
-
-
-def sources_spread_over(addresses: list[str], count: int) -> list[str]:
-    """Robot names the aggregator's affinity sends to each replica in turn (so both serve)."""
-    wanted = [addresses[i % len(addresses)] for i in range(count)]
-    found: list[str] = []
-    candidates = (f"robot-{k}" for k in range(1000))
-    for address in wanted:
-        found.append(
-            next(c for c in candidates if max(addresses, key=lambda a, c=c: preference(c, a)) == address)
-        )
-    return found
 
 
 def small_frame(photos, face_boxes) -> bytes:
