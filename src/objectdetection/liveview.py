@@ -12,22 +12,6 @@ from liquidedge.drawing import draw_detections
 from liquidedge.imaging import encode_jpeg
 
 
-def captions(found: Detections) -> list[str]:
-    """Each box's caption: a recognised face shows the person's name, an unknown one says so."""
-    identities = found.data.get("identity")
-    distances = found.data.get("distance")
-    texts = []
-    for i in range(len(found)):
-        text = f"{found.label[i]} {found.confidence[i]:.2f}"
-        identity = None if identities is None else identities[i]
-        if isinstance(identity, str) and identity:
-            distance = None if distances is None else distances[i]
-            known = isinstance(distance, float | np.floating) and not np.isnan(distance)
-            text = f"{identity} {distance:.2f}" if known else identity
-        texts.append(text)
-    return texts
-
-
 class LatestFrame:
     """Holds the newest frame and its detections; renders only when a viewer asks."""
 
@@ -54,7 +38,7 @@ class LatestFrame:
         if image is None:
             return None
         lines = [f"frame {count}  objects {len(found)}"]
-        out = encode_jpeg(draw_detections(image, found, captions(found), lines))
+        out = encode_jpeg(draw_detections(image, found, lines=lines))
         with self._lock:
             self._rendered = (count, out)
         return out
