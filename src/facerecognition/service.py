@@ -29,7 +29,7 @@ from facerecognition.servicer import GALLERY_PREFIX, GALLERY_SERVICE, GallerySer
 from facerecognition.store import ARTEFACT_NAME, ENGINE, GalleryPlace, load_gallery
 from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common, parse_bool
 from liquidedge.metrics import ServiceMetrics
-from liquidedge.security import BearerTokens, read_tokens
+from liquidedge.security import BearerTokens, holds_placeholder, read_tokens
 from liquidedge.server import ServiceBinding
 from liquidedge.service import ServiceHandle, image_limits, server_options, start_detector
 from liquidedge.v1 import gallery_pb2_grpc
@@ -134,8 +134,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--max-sources and --enrol-min-face must be at least 1")
     try:
         settings_from(args)
-        if args.operator_tokens_file:
-            read_tokens(args.operator_tokens_file)
+        if args.operator_tokens_file and holds_placeholder(args.operator_tokens_file):
+            parser.error(
+                f"{args.operator_tokens_file} still holds the placeholder token: put your operators' tokens in it"
+            )
     except ValueError as error:
         parser.error(str(error))
 

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 LEGACY_PREFIXES = ("/ObjectDetection/", "/FaceDetection/", "/YoloDetection/")
 UNAUTHENTICATED_DETAILS = "missing or invalid bearer token (send 'authorization: Bearer <token>')"
+# What the Kubernetes Secrets ship with (kube/base/*-tokens.yaml): programs refuse to start on
+# it, so a deployment cannot run on a token that is public in the repository.
+PLACEHOLDER_TOKEN = "replace-me"
 
 
 def is_loopback(host: str) -> bool:
@@ -69,6 +72,11 @@ def read_tokens(path: str) -> frozenset[str]:
     if not tokens:
         raise ValueError(f"token file {path!r} holds no token")
     return tokens
+
+
+def holds_placeholder(path: str) -> bool:
+    """Whether a tokens file still holds the placeholder its Secret shipped with."""
+    return any(token.startswith(PLACEHOLDER_TOKEN) for token in read_tokens(path))
 
 
 def read_token(path: str) -> str:

@@ -87,7 +87,7 @@ def embedding_rates(
     return figures
 
 
-def _head(image: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
+def head_crop(image: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
     x1, y1, x2, y2 = box
     margin = 0.6 * (x2 - x1)
     height, width = image.shape[:2]
@@ -136,7 +136,7 @@ def frame_costs(
     return figures
 
 
-def _largest_face(enroller: Enroller, image: np.ndarray) -> np.ndarray:
+def largest_face(enroller: Enroller, image: np.ndarray) -> np.ndarray:
     return np.asarray(max(enroller.detect_faces(image), key=lambda b: b[2] - b[0]), np.float64)
 
 
@@ -195,13 +195,13 @@ def run(model_dir: str | Path, *, quick: bool = False) -> dict[str, Any]:
     gallery = enroller.build(
         {n: [Photo(f"{n}.jpg", (folder / f"{n}.jpg").read_bytes())] for n in ("obama", "biden")}
     )
-    boxes = {n: _largest_face(enroller, photos[n]) for n in ("obama2", "biden", "astronaut")}
+    boxes = {n: largest_face(enroller, photos[n]) for n in ("obama2", "biden", "astronaut")}
     chip = aligner.chip(photos["obama2"], boxes["obama2"])
     count = 4 if quick else 20
     results: dict[str, Any] = {"device": local.device, "model_id": files.model_id}
     results["embeddings"] = embedding_rates(files, chip, count)
 
-    heads = [_head(photos[n], boxes[n], 110) for n in ("obama2", "biden", "astronaut")]
+    heads = [head_crop(photos[n], boxes[n], 110) for n in ("obama2", "biden", "astronaut")]
     frames = drifting_frames(heads, 10 if quick else 40)
     engine = RecognitionEngine(aligner, local, gallery_slot(gallery), RecognitionSettings(workers=0))
     # dlib's detector finds all three heads; boxes are found before the timed part.
@@ -212,12 +212,18 @@ def run(model_dir: str | Path, *, quick: bool = False) -> dict[str, Any]:
     return results
 
 
-def report(results: dict[str, Any]) -> str:
-    lines = [f"face recognition benchmark ({results['device']}, model {results['model_id']})", ""]
-    lines.append(f"{'embeddings':<16}{'per s':>8}{'CPU ms each':>13}{'ratio':>8}")
-    for label, row in results["embeddings"].items():
+def format_embedding_rates(rates: dict[str, dict[str, float]]) -> list[str]:
+    """The embeddings table: per second, CPU ms each, ratio to one thread."""
+    lines = [f"{'embeddings':<16}{'per s':>8}{'CPU ms each':>13}{'ratio':>8}"]
+    for label, row in rates.items():
         cpu = "-" if np.isnan(row["cpu_ms"]) else f"{row['cpu_ms']:.0f}"
         lines.append(f"{label:<16}{row['per_s']:>8.1f}{cpu:>13}{row['ratio']:>8.2f}")
+    return lines
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [f"face recognition benchmark ({results['device']}, model {results['model_id']})", ""]
+    lines += format_embedding_rates(results["embeddings"])
     lines += ["", f"{'per frame':<14}{'faces':>7}{'embedded':>10}{'ms':>8}{'CPU ms':>8}{'ratio':>8}"]
     for label, row in results["frames"].items():
         lines.append(
