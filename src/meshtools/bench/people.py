@@ -164,5 +164,5 @@ def people_ratios(results: Sequence[CaseResult]) -> list[Ratio]:
     return [r for r in ratios if r is not None]
 
 
-def format_rates(rates: dict[str, dict[str, float]]) -> str:
+def format_rates(rates: dict[str, dict[str, float | None]]) -> str:
     return "\n".join(format_embedding_rates(rates))

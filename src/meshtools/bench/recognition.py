@@ -65,8 +65,8 @@ def _rate(run_once: Any, count: int, threads: int) -> dict[str, float]:
 
 def embedding_rates(
     files: RecognitionModelFiles, chip: np.ndarray, count: int
-) -> dict[str, dict[str, float]]:
-    figures: dict[str, dict[str, float]] = {}
+) -> dict[str, dict[str, float | None]]:
+    figures: dict[str, dict[str, float | None]] = {}
     for threads in (1, 2):
         nets = [LocalEmbedder(files.resnet) for _ in range(threads)]
         figures[f"threads={threads}"] = _rate(lambda i, nets=nets: nets[i].embed([chip]), count, threads)
@@ -77,8 +77,8 @@ def embedding_rates(
             for _ in range(count):
                 embedder.embed([chip] * workers)
             wall = time.perf_counter() - start
-            # CPU time is spent in the workers, not measurable here: left out.
-            figures[f"processes={workers}"] = {"per_s": count * workers / wall, "cpu_ms": float("nan")}
+            # CPU time is spent in the workers, not measurable here: left out (None).
+            figures[f"processes={workers}"] = {"per_s": count * workers / wall, "cpu_ms": None}
         finally:
             embedder.close()
     base = figures["threads=1"]["per_s"]
@@ -212,11 +212,11 @@ def run(model_dir: str | Path, *, quick: bool = False) -> dict[str, Any]:
     return results
 
 
-def format_embedding_rates(rates: dict[str, dict[str, float]]) -> list[str]:
+def format_embedding_rates(rates: dict[str, dict[str, float | None]]) -> list[str]:
     """The embeddings table: per second, CPU ms each, ratio to one thread."""
     lines = [f"{'embeddings':<16}{'per s':>8}{'CPU ms each':>13}{'ratio':>8}"]
     for label, row in rates.items():
-        cpu = "-" if np.isnan(row["cpu_ms"]) else f"{row['cpu_ms']:.0f}"
+        cpu = "-" if row["cpu_ms"] is None else f"{row['cpu_ms']:.0f}"
         lines.append(f"{label:<16}{row['per_s']:>8.1f}{cpu:>13}{row['ratio']:>8.2f}")
     return lines
 
