@@ -30,3 +30,5 @@ recognition-bench: install recognition-models
 
 TEST_DEPS += recognition-models
 run: recognition-models gallery-default
+# `make bench` measures recognition too (group d: on/off, and where it runs).
+bench: recognition-models

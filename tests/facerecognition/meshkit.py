@@ -49,17 +49,6 @@ def as_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return data.tobytes()
 
 
-def in_frame(image: np.ndarray, size_wh: tuple[int, int] = (640, 480)) -> np.ndarray:
-    """The photo shrunk to fit a robot's 640x480 frame, centred on grey."""
-    width, height = size_wh
-    scale = min(width / image.shape[1], height / image.shape[0])
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    frame = np.full((height, width, 3), 90, np.uint8)
-    y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
-    frame[y : y + small.shape[0], x : x + small.shape[1]] = small
-    return frame
-
-
 def gallery_call(port: int, method: str, request: object, token: str | None = OPERATOR_TOKEN) -> object:
     """One `Gallery` call with `token` as the bearer token (None: no token); raises grpc.RpcError."""
     metadata = None if token is None else (("authorization", f"Bearer {token}"),)

@@ -16,11 +16,12 @@ import grpc
 import numpy as np
 import pytest
 from face_photos import CASES, build_case, truth_of
-from meshkit import ROBOT_TOKEN, as_jpeg, in_frame, publish, start_recognition
+from meshkit import ROBOT_TOKEN, as_jpeg, publish, start_recognition
 
 from facerecognition.gallery import UNKNOWN, Gallery
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.service import ServiceHandle
+from meshtools.samples import letterboxed
 from servicekit import free_port, start_aggregator
 from support.calls import detect, metric_sum, scrape
 
@@ -76,7 +77,7 @@ def case_frame(case: str, photos, boxes) -> tuple[bytes, dict[str, tuple[float, 
     image, regions = build_case(case, photos, boxes)
     if case in FRAME_CASES:
         return as_jpeg(image, 50), regions
-    frame = in_frame(image)
+    frame = letterboxed(image)
     scale = min(640 / image.shape[1], 480 / image.shape[0])
     dx, dy = (640 - round(image.shape[1] * scale)) // 2, (480 - round(image.shape[0] * scale)) // 2
     moved = {
