@@ -32,3 +32,10 @@ TEST_DEPS += recognition-models
 run: recognition-models gallery-default
 # `make bench` measures recognition too (group d: on/off, and where it runs).
 bench: recognition-models
+
+# The acceptance check of the gallery swap under load (issue 11): four robots stream through the
+# mesh (two recognition replicas) while an operator enrols someone; exits non-zero when a frame
+# fails or an answer more than 5 s after the change is still on the old version. Prints figures.
+.PHONY: recognition-swap-check
+recognition-swap-check: install recognition-models
+	LIQUIDEDGE_MODEL_DIR=$(abspath $(MODEL_DIR)) $(PY) -m pytest tests/facerecognition/test_gallery_live.py -k swap_under_load -s -q -p no:cacheprovider

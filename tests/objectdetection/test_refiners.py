@@ -228,3 +228,24 @@ def test_attributes_go_back_to_the_boxes_they_came_from() -> None:
         {"kind": "unknown"},
         {"kind": "unknown"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (
+            ["--face-addr", "", "--recognition-addr", "localhost:50057"],
+            "--recognition-addr needs --face-addr",
+        ),
+        (["--face-addr", "", "--yolo-addr", "", "--recognition-addr", "x:1"], "at least one of --face-addr"),
+    ],
+)
+def test_a_refiner_without_what_it_refines_is_refused_at_start(
+    flags: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from objectdetection.service import build_parser, check_args
+
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        check_args(parser, parser.parse_args(flags))
+    assert words in capsys.readouterr().err
