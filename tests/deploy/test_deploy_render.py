@@ -20,9 +20,10 @@ pytestmark = pytest.mark.usefixtures("deploy_tools")
 EXPECTED_KINDS = {
     "edge-local": {
         "Namespace": 1,
-        "ServiceAccount": 4,
-        "ConfigMap": 6,  # common + one per program + the CUDA YOLO settings
-        "Secret": 1,  # the camera gateway's tokens
+        "ServiceAccount": 6,  # one per program, and the operators' (for the recognition Gallery)
+        "ConfigMap": 7,  # common + one per program + the CUDA YOLO settings
+        "Secret": 2,  # the camera gateway's tokens, the recognition operators' tokens
+        "PersistentVolumeClaim": 1,  # the model store the recognising pods share (face gallery)
         "Service": 2,  # the aggregator and the camera gateway; the detectors are on localhost
         "Deployment": 1,  # the camera gateway
         "DaemonSet": 2,  # CPU nodes and GPU nodes
@@ -35,33 +36,35 @@ EXPECTED_KINDS = {
     },
     "scaled": {
         "Namespace": 1,
-        "ServiceAccount": 4,
-        "ConfigMap": 6,
-        "Secret": 1,
-        "Service": 4,  # the aggregator, the camera gateway, the two headless detector Services
-        "Deployment": 4,
-        "HorizontalPodAutoscaler": 2,  # the detectors
-        "PodDisruptionBudget": 3,
+        "ServiceAccount": 6,
+        "ConfigMap": 7,
+        "Secret": 2,
+        "PersistentVolumeClaim": 1,
+        "Service": 5,  # the aggregator, the camera gateway, the headless detector and recognition Services
+        "Deployment": 5,
+        "HorizontalPodAutoscaler": 3,  # the detectors and recognition
+        "PodDisruptionBudget": 4,
         "Gateway": 2,
         "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 2,  # one per detector
+        "AuthorizationPolicy": 3,  # one per detector, one for recognition
     },
     "scaled-cpu": {
         "Namespace": 1,
-        "ServiceAccount": 4,
-        "ConfigMap": 5,
-        "Secret": 1,
-        "Service": 4,
-        "Deployment": 4,
-        "HorizontalPodAutoscaler": 2,
-        "PodDisruptionBudget": 3,
+        "ServiceAccount": 6,
+        "ConfigMap": 6,
+        "Secret": 2,
+        "PersistentVolumeClaim": 1,
+        "Service": 5,
+        "Deployment": 5,
+        "HorizontalPodAutoscaler": 3,
+        "PodDisruptionBudget": 4,
         "Gateway": 2,
         "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 2,
+        "AuthorizationPolicy": 3,
     },
 }
 
