@@ -22,8 +22,8 @@ from liquidedge.service import ServiceHandle
 from modelstore import ModelStore, open_store
 from modeltrainer.fit import fit_linear_head
 from modeltrainer.sample_dataset import TRAIN_ROWS, held_out_crops, random_crops, texture_bgr
-from servicekit import start_aggregator
 from support.calls import SERVING, detect, health_status, metric_sum, scrape
+from support.services import start_aggregator
 from support.waiting import wait_for
 
 
@@ -92,7 +92,7 @@ def test_a_frame_comes_back_as_one_labelled_box_with_the_version(
     assert (box.box.x, box.box.y, box.box.width, box.box.height) == (0, 0, 640, 480)
     assert box.attributes["class"] == "grass" and box.attributes["model_version"] == first
     assert reply.engines[0].model_version == first
-    samples = scrape("127.0.0.1", classifier.metrics_port)
+    samples = scrape(classifier.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="classifier", version=first) == 1
 
 
@@ -121,7 +121,7 @@ def test_a_broken_version_is_refused_then_a_good_one_replaces_the_serving_one(
     broken = store.publish_dir("classifier", broken_dir, engine=ENGINE, format=FORMAT).version
     store.promote("classifier", broken)
     wait_for(
-        lambda: metric_sum(scrape("127.0.0.1", classifier.metrics_port), "liquidedge_model_swaps_total",
+        lambda: metric_sum(scrape(classifier.metrics_port), "liquidedge_model_swaps_total",
                            engine="classifier", outcome="refused") == 1,
         30, what="the broken version refused",
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""What the robot client's tests share: a fake mesh, frames on disk, and polling.
+"""What the robot client's tests share: a fake mesh and frames on disk (waiting: `support.waiting`).
 
 The fake mesh is real gRPC on loopback with scripted answers. It speaks both protocols, answers
 after a fixed delay with fixed boxes and fixed engine latencies (so a benchmark's summary has
@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import cv2
 import grpc
@@ -22,8 +21,6 @@ import numpy as np
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-
-T = TypeVar("T")
 
 BOX = detection_pb2.Box(x=280, y=120, width=80, height=200)
 ENGINE_LATENCY_MS = {"face": 7.5, "yolo": 21.0}
@@ -152,18 +149,6 @@ class FakeMesh:
         if self._server is not None:
             self._server.stop(0).wait()
             self._server = None
-
-
-def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something true and return that; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def write_frames(folder: Path, count: int, size_wh: tuple[int, int] = (640, 480), level: int = 60) -> Path:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from robot_fakes import FakeMesh, wait_for
+from robot_fakes import FakeMesh
 
 from meshtools.localmesh import LocalMesh, wait_serving
 from robotclient.behavior import BehaviorSettings, Command, State
@@ -19,6 +19,7 @@ from robotclient.pilot import Pilot, PilotSettings
 from robotclient.runtime import RobotRuntime, RuntimeSettings, status_line
 from robotclient.sources import FrameSource
 from robotclient.values import STOP, Plate, Twist
+from support.waiting import wait_for
 
 
 class StillCamera(FrameSource):

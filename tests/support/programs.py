@@ -11,6 +11,7 @@ SERVICE_MODULES = {
     "yolodetection": "yolodetection.service",
     "cameragateway": "cameragateway.service",
     "classification": "classification.service",
+    "facerecognition": "facerecognition.service",
 }
 
 

@@ -19,8 +19,8 @@ from liquidedge.service import ServiceHandle
 from meshtools.samples import SampleFrame
 from meshtools.swap_versions import MODEL, SwapVersions, publish_swap_versions
 from modelstore import ModelStore, open_store
-from servicekit import start_yolo
 from support.calls import SERVING, detect, health_status, metric_sum, scrape
+from support.services import start_yolo
 from support.waiting import wait_for
 from yolodetection.model_version import ModelVersion
 
@@ -92,7 +92,7 @@ class Frames:
 
 
 def refused(handle: ServiceHandle) -> float:
-    samples = scrape("127.0.0.1", handle.metrics_port)
+    samples = scrape(handle.metrics_port)
     return metric_sum(samples, "liquidedge_model_swaps_total", engine="yolo", outcome="refused")
 
 
@@ -106,7 +106,7 @@ def test_answers_say_which_store_version_made_them(
     reply = detect(served.port, jpeg)
     assert reply.engines[0].model_version == versions.embedded
     assert "person" in {d.label for d in reply.detections}
-    samples = scrape("127.0.0.1", served.metrics_port)
+    samples = scrape(served.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.embedded) == 1
     assert metric_sum(samples, "liquidedge_backend_info", engine="yolo") == 1
 
@@ -129,7 +129,7 @@ def test_a_promoted_version_replaces_the_serving_one_while_frames_run(
     first_new = seen.index(versions.retrained)
     # One swap: the old version until some frame, the new one on every frame after it.
     assert set(seen[:first_new]) == {versions.embedded} and set(seen[first_new:]) == {versions.retrained}
-    samples = scrape("127.0.0.1", served.metrics_port)
+    samples = scrape(served.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.retrained) == 1
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.embedded) == 0
     assert metric_sum(samples, "liquidedge_model_swaps_total", engine="yolo", outcome="accepted") == 2
@@ -157,7 +157,7 @@ def test_a_broken_version_is_refused_and_the_serving_one_keeps_answering(
     assert frames.errors == []
     assert set(frames.versions) == {serving}
     assert served_version(served, jpeg) == serving
-    samples = scrape("127.0.0.1", served.metrics_port)
+    samples = scrape(served.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.broken[kind]) == 0
 
 
