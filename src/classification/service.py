@@ -7,8 +7,10 @@ channel is loaded beside the serving one, smoke-tested and swapped in while fram
 other features, so the backbone it was trained on (`--model-dir`, `--backbone`) is checked
 against it when it loads; backbones are loaded once and shared by the versions that use them.
 
-Whole-frame labels: each frame comes back as one box covering it, labelled with its class
-(`class`, `class_confidence` and `model_version` in the box's attributes).
+Two modes (`--mode`): `frames` (the engine `classifier`) answers each frame as one box covering
+it, labelled with its class; `crops` (the refining engine `classifier-crops`) answers the class
+of each box the aggregator sends as the request's regions (the boxes of chosen YOLO classes).
+Either way `class`, `class_confidence` and `model_version` are in the boxes' attributes.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from classification.engine import ENGINE_NAME, ClassificationEngine
 from classification.features import BackboneFeatures
 from classification.model import ENGINE as STORE_ENGINE
 from classification.model import ClassifierModel
+from classification.refiner import REFINER_NAME, CropRefiner
 from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common
-from liquidedge.engine import Engine
+from liquidedge.engine import Engine, RefiningEngine
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.modelslot import ModelSlot
 from liquidedge.service import ServiceHandle, start_detector
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 50059
 DEFAULT_METRICS_PORT = 9159
 DEFAULT_MODEL = "classifier"
+MODES = {"frames": ENGINE_NAME, "crops": REFINER_NAME}  # mode -> the engine name it serves as
 
 
 def build_parser() -> EnvDefaultsParser:
@@ -55,6 +59,14 @@ def build_parser() -> EnvDefaultsParser:
     )
     parser.env_flag(
         "--instances", "CLASSIFIER_INSTANCES", default=2, type=int, help="backbone networks run in parallel"
+    )
+    parser.env_flag(
+        "--mode",
+        "CLASSIFIER_MODE",
+        default="frames",
+        choices=list(MODES),
+        help="frames: label whole frames (engine classifier); crops: label the boxes the aggregator "
+        "sends as regions (engine classifier-crops)",
     )
     return parser
 
@@ -130,8 +142,13 @@ def start(args: argparse.Namespace) -> ServiceHandle:
     metrics = ServiceMetrics("classification")
     backbones = Backbones(*backbone_files(args), args.instances)
 
-    def load() -> Engine:
-        slot: ModelSlot[ClassificationEngine] = ModelSlot(ENGINE_NAME, smoke=smoke_test, metrics=metrics)
-        return serve_from_store(args, slot, lambda local: load_version(local, backbones), engine=STORE_ENGINE)
+    engine_name = MODES[args.mode]
 
-    return start_detector("classification", ENGINE_NAME, None, args, load, metrics=metrics)
+    def load() -> Engine | RefiningEngine:
+        slot: ModelSlot[ClassificationEngine] = ModelSlot(engine_name, smoke=smoke_test, metrics=metrics)
+        crops = None if args.mode == "frames" else lambda _slot_engine: CropRefiner(slot)
+        return serve_from_store(
+            args, slot, lambda local: load_version(local, backbones), engine=STORE_ENGINE, wrap=crops
+        )
+
+    return start_detector("classification", engine_name, None, args, load, metrics=metrics)

@@ -20,7 +20,7 @@ import numpy as np
 
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.detections import Detections
-from liquidedge.engine import Engine
+from liquidedge.engine import Engine, FrameContext, RefiningEngine
 from liquidedge.modelslot import ModelRefusedError, ModelSlot, SlotEngine
 from modelstore import open_store
 from modelstore.fetch import LocalVersion
@@ -149,14 +149,16 @@ class WatchedEngine:
     whose serving version is freed when its last frame is done.
     """
 
-    def __init__(self, engine: Engine, slot: ModelSlot[Any], watcher: ChannelWatcher) -> None:
+    def __init__(
+        self, engine: Engine | RefiningEngine, slot: ModelSlot[Any], watcher: ChannelWatcher
+    ) -> None:
         self.engine = engine
         self.slot = slot
         self.watcher = watcher
         self.name = engine.name
 
     def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
-        return self.engine.detect(image_bgr, deadline=deadline)
+        return self.engine.detect(image_bgr, deadline=deadline)  # type: ignore[union-attr]
 
     def close(self) -> None:
         self.watcher.stop()
@@ -166,20 +168,29 @@ class WatchedEngine:
         self.slot.close()
 
 
+class WatchedRefiner(WatchedEngine):
+    """A `WatchedEngine` whose engine refines another's boxes (`liquidedge.engine.RefiningEngine`)."""
+
+    def refine(
+        self, image_bgr: np.ndarray, context: FrameContext, deadline: float | None = None
+    ) -> Detections:
+        return self.engine.refine(image_bgr, context, deadline)  # type: ignore[attr-defined]
+
+
 def serve_from_store(
     args: argparse.Namespace,
     slot: ModelSlot[M],
     load: Callable[[LocalVersion], M],
     *,
     engine: str,
-    wrap: Callable[[SlotEngine], Engine] | None = None,
+    wrap: Callable[[SlotEngine], Engine | RefiningEngine] | None = None,
     on_serving: Callable[[M], None] | None = None,
 ) -> WatchedEngine:
     """Load the channel's version into `slot` now, then keep following the channel.
 
     `engine` is what the store's manifests must name; `wrap` puts something in front of the
-    slot's engine (the YOLO dynamic batcher). Raises (with nothing left running) when the
-    channel has no version that loads.
+    slot's engine (the YOLO dynamic batcher) or replaces it (a refining engine over the slot).
+    Raises (with nothing left running) when the channel has no version that loads.
     """
     watcher = slot_watcher(args, slot, load, engine=engine, on_serving=on_serving)
     try:
@@ -200,4 +211,5 @@ def serve_from_store(
         else f"channel {watcher.channel}",
         extra={"engine": slot.engine, "version": version, "channel": watcher.channel},
     )
-    return WatchedEngine(served, slot, watcher)
+    hosted = WatchedRefiner if isinstance(served, RefiningEngine) else WatchedEngine
+    return hosted(served, slot, watcher)

@@ -19,6 +19,7 @@ from classification.model import ENGINE, FORMAT, HEAD_FILE, ClassifierModel
 from classification.service import build_parser, check_args, start
 from liquidedge.imaging import encode_jpeg
 from liquidedge.service import ServiceHandle
+from meshtools.samples import SampleFrame
 from modelstore import ModelStore, open_store
 from modeltrainer.fit import fit_linear_head
 from modeltrainer.sample_dataset import TRAIN_ROWS, held_out_crops, random_crops, texture_bgr
@@ -153,3 +154,57 @@ def test_bad_flags_stop_it_before_it_starts(
     with pytest.raises(SystemExit):
         check_args(parser, parser.parse_args(["--model-dir", model_dir, *argv]))
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def crops(store_root: Path, model_dir: str, first: str) -> Iterator[ServiceHandle]:
+    handle = start(build_parser().parse_args([*flags(store_root, model_dir), "--mode", "crops"]))
+    yield handle
+    handle.stop(0)
+
+
+def test_in_crops_mode_it_labels_the_boxes_the_aggregator_sends(
+    crops: ServiceHandle, yolo_service: ServiceHandle, frames: dict[str, SampleFrame]
+) -> None:
+    """YOLO finds the cameraman's two people; the classifier labels the crops of the chosen class."""
+    aggregator = start_aggregator(
+        "",
+        f"127.0.0.1:{yolo_service.port}",
+        "--classifier-crops-addr",
+        f"127.0.0.1:{crops.port}",
+        "--classifier-crop-labels",
+        "person",
+    )
+    try:
+        wait_for(lambda: health_status(aggregator.port) == SERVING, 15, what="the aggregator")
+        jpeg = frames["camera"].jpeg
+        refined = detect(aggregator.port, jpeg, engines=["classifier-crops"])  # brings YOLO with it
+        plain = detect(aggregator.port, jpeg, engines=["yolo"])  # the refiner off
+    finally:
+        aggregator.stop(0)
+    statuses = {s.engine: s for s in refined.engines}
+    assert set(statuses) == {"yolo", "classifier-crops"} and statuses["classifier-crops"].ok
+    version = statuses["classifier-crops"].model_version
+    people = [d for d in refined.detections if d.label == "person"]
+    assert len(people) >= 2 and all(d.engine == "yolo" for d in people)
+    for box in people:
+        assert box.attributes["class"] in {"brick", "grass", "gravel"}
+        assert box.attributes["model_version"] == version
+        assert 0 < box.attributes["class_confidence"] <= 1
+    assert all("class" not in d.attributes for d in plain.detections)
+
+
+def test_the_crop_labels_flag_chooses_what_the_aggregator_sends() -> None:
+    from objectdetection.service import build_parser as aggregator_parser
+    from objectdetection.service import refinements
+
+    flags = ["--classifier-crops-addr", "localhost:50059"]
+    assert refinements(aggregator_parser().parse_args(flags))["classifier-crops"].labels == ("bottle", "cup")
+    chosen = aggregator_parser().parse_args([*flags, "--classifier-crop-labels", " bottle, wine glass ,"])
+    assert refinements(chosen)["classifier-crops"].labels == ("bottle", "wine glass")
+    assert (
+        refinements(aggregator_parser().parse_args([*flags, "--classifier-crop-labels", ""]))[
+            "classifier-crops"
+        ].labels
+        == ()
+    )  # every YOLO box
