@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import grpc
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.imaging import encode_jpeg
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from meshtools.localmesh import ServiceProcess, free_port, wait_serving
+from meshtools.localmesh import ServiceProcess, free_port, start_process, wait_serving
 from meshtools.samples import sample_image_bgr
 from modelstore import open_store
 
@@ -103,22 +102,6 @@ def wait_until(probe: Callable[[], Any], timeout_s: float, what: str) -> Any:
             return value
         time.sleep(0.1)
     raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
-
-
-def program(module: str, args: Sequence[str], stdout: Any = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args], env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=stdout
-    )
-
-
-def stop_program(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def upload(port: int, zip_bytes: bytes) -> dict[str, Any]:
@@ -214,12 +197,12 @@ def run_demo(settings: DemoSettings, *, say: Callable[[str], None] = lambda _lin
     with ExitStack() as stack:
 
         def start_loop() -> str:
-            ingest = program("datasetingest", ["--port", str(ingest_port), "--work-dir", str(work / "ingest"), *shared, *QUIET])  # fmt: skip
-            stack.callback(stop_program, ingest)
+            start_process(stack, [sys.executable, "-m", "datasetingest", "--port", str(ingest_port),
+                                  "--work-dir", str(work / "ingest"), *shared, *QUIET])  # fmt: skip
             outcomes = stack.enter_context(open(work / "trainer-outcomes.jsonl", "w"))  # a JSON line a run
-            trainer = program("modeltrainer", [*shared, "--cache-dir", str(work / "trainer-cache"),
-                                               "--model-dir", str(settings.model_dir), *QUIET], outcomes)  # fmt: skip
-            stack.callback(stop_program, trainer)
+            start_process(stack, [sys.executable, "-m", "modeltrainer", *shared, "--cache-dir",
+                                  str(work / "trainer-cache"), "--model-dir", str(settings.model_dir), *QUIET],
+                          stdout=outcomes)  # fmt: skip
             wait_until(lambda: healthy(ingest_port), settings.timeout_s, "the ingest")
             return f"ingest on http://127.0.0.1:{ingest_port}/zip, trainer waiting for triggers"
 

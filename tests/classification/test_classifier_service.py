@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from classifierkit import trained_model
 
 from classification.features import BackboneFeatures
 from classification.model import ENGINE, FORMAT, HEAD_FILE, ClassifierModel
@@ -21,8 +22,7 @@ from liquidedge.imaging import encode_jpeg
 from liquidedge.service import ServiceHandle
 from meshtools.samples import SampleFrame
 from modelstore import ModelStore, open_store
-from modeltrainer.fit import fit_linear_head
-from modeltrainer.sample_dataset import TRAIN_ROWS, held_out_crops, random_crops, texture_bgr
+from modeltrainer.sample_dataset import held_out_crops
 from support.calls import SERVING, detect, health_status, metric_sum, scrape
 from support.services import start_aggregator
 from support.waiting import wait_for
@@ -34,16 +34,7 @@ def features(model_dir: str) -> BackboneFeatures:
 
 
 def trained(features: BackboneFeatures, labels: tuple[str, ...]) -> ClassifierModel:
-    rng = np.random.default_rng(0)
-    images, targets = [], []
-    for number, label in enumerate(labels):
-        crops = random_crops(texture_bgr(label), 10, rng, TRAIN_ROWS)
-        images += crops
-        targets += [number] * len(crops)
-    head = fit_linear_head(
-        features.extract(images), np.asarray(targets), len(labels), l2=0.01, max_iterations=200
-    )
-    return ClassifierModel(labels, head, features.spec)
+    return trained_model(features, labels, per_label=10, max_iterations=200)
 
 
 def publish(store: ModelStore, model: ClassifierModel, folder: Path) -> str:
