@@ -139,3 +139,21 @@ def fetch_verified(
         shutil.rmtree(partial, ignore_errors=True)
     log.info("fetched and verified %s %s into %s", name, version, final)
     return LocalVersion(manifest, stored.manifest_sha256, final / FILES_DIR)
+
+
+def prune_cache(cache_dir: Path, name: str, keep: str, *, kind: str = "model") -> list[str]:
+    """Remove the cached versions of `name` but `keep` (the one serving); returns those removed.
+
+    A service that swaps versions for weeks would otherwise fill its cache volume (a pod's
+    `emptyDir` has a size limit; past it the pod is evicted). A loaded model no longer needs its
+    files, and a rollback fetches and verifies again.
+    """
+    folder = Path(cache_dir) / f"{kind}s" / name
+    removed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.is_dir() and path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    if removed:
+        log.info("removed %d cached versions of %s (serving %s)", len(removed), name, keep)
+    return removed

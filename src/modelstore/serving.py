@@ -23,7 +23,7 @@ from liquidedge.detections import Detections
 from liquidedge.engine import Engine, FrameContext, RefiningEngine
 from liquidedge.modelslot import ModelRefusedError, ModelSlot, SlotEngine
 from modelstore import open_store
-from modelstore.fetch import LocalVersion
+from modelstore.fetch import LocalVersion, prune_cache
 from modelstore.watch import ChannelUpdate, ChannelWatcher
 
 log = logging.getLogger(__name__)
@@ -94,17 +94,23 @@ def slot_watcher(
     *,
     engine: str,
     on_serving: Callable[[M], None] | None = None,
+    prune: bool = False,
 ) -> ChannelWatcher:
     """A watcher that offers every verified version of the channel (or the pinned one) to `slot`.
 
     A version that fails its checksums never reaches `load`; the slot still logs and counts it
-    as refused, like one that would not load. `on_serving` sees each model once it serves.
+    as refused, like one that would not load. Once a version serves, `on_serving` sees its model
+    and, with `prune`, the cache keeps that version alone (`prune_cache`).
     Not started: the caller polls once to load the first version before it says SERVING, then
     starts it (and stops it on shut-down).
     """
 
     def offer(update: ChannelUpdate) -> None:
-        if slot.offer(update.version, lambda: load(update.local)) and on_serving is not None:
+        if not slot.offer(update.version, lambda: load(update.local)):
+            return
+        if prune:
+            prune_cache(Path(args.model_cache_dir), args.model_name, update.version)
+        if on_serving is not None:
             with slot.lease() as lease:
                 on_serving(lease.model)
 
@@ -190,9 +196,10 @@ def serve_from_store(
 
     `engine` is what the store's manifests must name; `wrap` puts something in front of the
     slot's engine (the YOLO dynamic batcher) or replaces it (a refining engine over the slot).
-    Raises (with nothing left running) when the channel has no version that loads.
+    The cache keeps the serving version alone. Raises (with nothing left running) when the
+    channel has no version that loads.
     """
-    watcher = slot_watcher(args, slot, load, engine=engine, on_serving=on_serving)
+    watcher = slot_watcher(args, slot, load, engine=engine, on_serving=on_serving, prune=True)
     try:
         version = first_version(watcher, slot)
         slot_engine = SlotEngine(slot.engine, slot)

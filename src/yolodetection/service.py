@@ -33,7 +33,13 @@ from yolodetection.cpu_flags import add_cpu_backend_flags, graph_options, report
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.model_files import DEFAULT_MODEL, ModelFiles
 from yolodetection.servicer import LegacyYoloServicer
-from yolodetection.store_model import STORE_ENGINE, StoreModel, load_store_version, smoke_test
+from yolodetection.store_model import (
+    STORE_ENGINE,
+    StoreModel,
+    load_store_version,
+    prune_conversions,
+    smoke_test,
+)
 
 DEFAULT_PORT = 50055
 DEFAULT_METRICS_PORT = 9155
@@ -177,6 +183,12 @@ def load_engine(args: argparse.Namespace, selected: list[Selected] | None = None
     return with_batcher(args, engine, max_batch)
 
 
+def serving(args: argparse.Namespace, model: StoreModel, metrics: ServiceMetrics) -> None:
+    """A version now serves: say which backend runs it, drop the conversions nothing serves."""
+    report_selection(model.selected, metrics)
+    prune_conversions(args, model)
+
+
 def load_store_engine(args: argparse.Namespace, metrics: ServiceMetrics) -> WatchedEngine:
     """`--model-store`: the channel's version in a model slot, each new one loaded beside it.
 
@@ -202,7 +214,7 @@ def load_store_engine(args: argparse.Namespace, metrics: ServiceMetrics) -> Watc
         lambda local: load_store_version(args, local, build),
         engine=STORE_ENGINE,
         wrap=batched,
-        on_serving=lambda model: report_selection(model.selected, metrics),
+        on_serving=lambda model: serving(args, model, metrics),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,3 +146,22 @@ def load_store_version(args: argparse.Namespace, local: LocalVersion, build: Bui
         extra={"version": local.version, "backend": selected.backend.name},
     )
     return StoreModel(engine, selected, max_batch)
+
+
+def prune_conversions(args: argparse.Namespace, serving: StoreModel) -> list[str]:
+    """Remove the conversions in the converted cache but the serving model's (a pod's cache
+    volume would fill up over many versions). The model directory's own conversions (the
+    default cache, where `make convert` and the image put theirs) are never touched: they are
+    the templates new weights are put into."""
+    cache = converted_dir(args.model_dir, args.converted_dir)
+    keep = getattr(serving.selected.backend, "version", "")
+    if not keep or cache.resolve() == converted_dir(args.model_dir).resolve() or not cache.is_dir():
+        return []
+    removed = []
+    for path in sorted(cache.iterdir()):
+        if path.is_dir() and not path.name.startswith(".") and path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    if removed:
+        log.info("removed %d conversions no version serves (serving %s)", len(removed), keep)
+    return removed

@@ -8,6 +8,7 @@ while versions are promoted; every answer says which version made it.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,30 +54,43 @@ def store_flags(store_root: Path, converted: Path, *extra: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def converted(store_root: Path, fp32_version: ModelVersion) -> Path:
+    """The service's own converted cache, holding the session's conversion of the embedded model:
+    a retrained version is reweighted from it rather than converted by torch."""
+    cache = store_root.parent / "converted"
+    shutil.copytree(fp32_version.path, cache / fp32_version.path.name)
+    return cache
+
+
+@pytest.fixture(scope="module")
 def served(
-    model_dir: str, store_root: Path, versions: SwapVersions, fp32_version: ModelVersion
+    model_dir: str, store_root: Path, versions: SwapVersions, converted: Path
 ) -> Iterator[ServiceHandle]:
-    """Serving the channel's version; the session's conversion of the embedded model is the
-    converted cache, so a retrained version is reweighted from it rather than converted by torch."""
-    handle = start_yolo(model_dir, *store_flags(store_root, fp32_version.path.parent))
+    handle = start_yolo(model_dir, *store_flags(store_root, converted))
     yield handle
     handle.stop(0)
 
 
 class Frames:
-    """Client threads sending frames back to back until stopped; every outcome is kept."""
+    """Client threads sending frames back to back until stopped; every outcome is kept, per thread."""
 
     def __init__(self, port: int, jpeg: bytes, threads: int = 2) -> None:
-        self.versions: list[str] = []
+        self.by_thread: list[list[str]] = [[] for _ in range(threads)]
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(port, jpeg)) for _ in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._run, args=(port, jpeg, seen)) for seen in self.by_thread
+        ]
 
-    def _run(self, port: int, jpeg: bytes) -> None:
+    @property
+    def versions(self) -> list[str]:
+        return [version for seen in self.by_thread for version in seen]
+
+    def _run(self, port: int, jpeg: bytes, seen: list[str]) -> None:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             while not self._stop.is_set():
                 try:
-                    self.versions.append(detect(channel, jpeg).engines[0].model_version)
+                    seen.append(detect(channel, jpeg).engines[0].model_version)
                 except grpc.RpcError as error:
                     self.errors.append(f"{error.code().name}: {error.details()}")
 
@@ -112,27 +126,39 @@ def test_answers_say_which_store_version_made_them(
 
 
 def test_a_promoted_version_replaces_the_serving_one_while_frames_run(
-    served: ServiceHandle, store: ModelStore, versions: SwapVersions, jpeg: bytes
+    served: ServiceHandle,
+    store: ModelStore,
+    versions: SwapVersions,
+    jpeg: bytes,
+    store_root: Path,
+    converted: Path,
+    fp32_version: ModelVersion,
 ) -> None:
     with Frames(served.port, jpeg) as frames:
         wait_for(lambda: len(frames.versions) >= 4, 30, what="frames before the promotion")
         store.promote(MODEL, versions.retrained)
         wait_for(
-            lambda: frames.versions[-2:] == [versions.retrained] * 2,
+            lambda: all(seen[-2:] == [versions.retrained] * 2 for seen in frames.by_thread),
             60,
-            what=f"answers from {versions.retrained}",
+            what=f"answers from {versions.retrained} on every client",
         )
         during = health_status(served.port)
     assert frames.errors == []
     assert during == SERVING
-    seen = frames.versions
-    first_new = seen.index(versions.retrained)
-    # One swap: the old version until some frame, the new one on every frame after it.
-    assert set(seen[:first_new]) == {versions.embedded} and set(seen[first_new:]) == {versions.retrained}
+    for seen in frames.by_thread:
+        # One swap, as each client sees it: the old version up to some frame, the new one after it.
+        first_new = seen.index(versions.retrained)
+        assert set(seen[:first_new]) <= {versions.embedded} and set(seen[first_new:]) == {versions.retrained}
+    assert versions.embedded in frames.versions
     samples = scrape(served.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.retrained) == 1
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.embedded) == 0
     assert metric_sum(samples, "liquidedge_model_swaps_total", engine="yolo", outcome="accepted") == 2
+    # The caches keep what serves: one fetched version, one conversion (the old ones would fill a pod's volume).
+    cache = store_root.parent / "cache" / "models" / MODEL
+    assert [p.name for p in cache.iterdir()] == [versions.retrained]
+    [conversion] = [p for p in converted.iterdir() if not p.name.startswith(".")]
+    assert conversion.name.endswith("-fp32") and conversion.name != fp32_version.path.name
 
 
 @pytest.mark.parametrize(
