@@ -100,16 +100,21 @@ def slot_watcher(
 
     A version that fails its checksums never reaches `load`; the slot still logs and counts it
     as refused, like one that would not load. Once a version serves, `on_serving` sees its model
-    and, with `prune`, the cache keeps that version alone (`prune_cache`).
+    and, with `prune`, the versions this watcher served before leave the cache (`prune_cache`).
     Not started: the caller polls once to load the first version before it says SERVING, then
     starts it (and stops it on shut-down).
     """
+
+    served: list[str] = []  # versions this watcher swapped in, the serving one last
 
     def offer(update: ChannelUpdate) -> None:
         if not slot.offer(update.version, lambda: load(update.local)):
             return
         if prune:
-            prune_cache(Path(args.model_cache_dir), args.model_name, update.version)
+            prune_cache(
+                Path(args.model_cache_dir), args.model_name, [v for v in served if v != update.version]
+            )
+            served[:] = [update.version]
         if on_serving is not None:
             with slot.lease() as lease:
                 on_serving(lease.model)
@@ -196,7 +201,7 @@ def serve_from_store(
 
     `engine` is what the store's manifests must name; `wrap` puts something in front of the
     slot's engine (the YOLO dynamic batcher) or replaces it (a refining engine over the slot).
-    The cache keeps the serving version alone. Raises (with nothing left running) when the
+    The cache keeps no version it served before the serving one. Raises (with nothing left running) when the
     channel has no version that loads.
     """
     watcher = slot_watcher(args, slot, load, engine=engine, on_serving=on_serving, prune=True)

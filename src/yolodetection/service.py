@@ -183,12 +183,6 @@ def load_engine(args: argparse.Namespace, selected: list[Selected] | None = None
     return with_batcher(args, engine, max_batch)
 
 
-def serving(args: argparse.Namespace, model: StoreModel, metrics: ServiceMetrics) -> None:
-    """A version now serves: say which backend runs it, drop the conversions nothing serves."""
-    report_selection(model.selected, metrics)
-    prune_conversions(args, model)
-
-
 def load_store_engine(args: argparse.Namespace, metrics: ServiceMetrics) -> WatchedEngine:
     """`--model-store`: the channel's version in a model slot, each new one loaded beside it.
 
@@ -203,6 +197,13 @@ def load_store_engine(args: argparse.Namespace, metrics: ServiceMetrics) -> Watc
     def build(files: ModelFiles) -> tuple[YoloEngine, Selected, int]:
         return build_engine(args, files, names_from_backend=False)
 
+    conversions: list[str] = []  # what this process converted and served, the serving one last
+
+    def serving(model: StoreModel) -> None:
+        """A version now serves: say which backend runs it, drop the conversions of earlier ones."""
+        report_selection(model.selected, metrics)
+        prune_conversions(args, model, conversions)
+
     def batched(slot_engine: SlotEngine) -> Engine:
         with slot.lease() as lease:
             max_batch = lease.model.max_batch
@@ -214,7 +215,7 @@ def load_store_engine(args: argparse.Namespace, metrics: ServiceMetrics) -> Watc
         lambda local: load_store_version(args, local, build),
         engine=STORE_ENGINE,
         wrap=batched,
-        on_serving=lambda model: serving(args, model, metrics),
+        on_serving=serving,
     )
 
 

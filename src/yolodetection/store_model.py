@@ -148,20 +148,22 @@ def load_store_version(args: argparse.Namespace, local: LocalVersion, build: Bui
     return StoreModel(engine, selected, max_batch)
 
 
-def prune_conversions(args: argparse.Namespace, serving: StoreModel) -> list[str]:
-    """Remove the conversions in the converted cache but the serving model's (a pod's cache
-    volume would fill up over many versions). The model directory's own conversions (the
-    default cache, where `make convert` and the image put theirs) are never touched: they are
-    the templates new weights are put into."""
+def prune_conversions(args: argparse.Namespace, serving: StoreModel, served: list[str]) -> list[str]:
+    """Remove the conversions of the versions served before `serving` (`served`, which then
+    names `serving`'s alone): a pod's cache volume would fill up over many versions. Only a
+    converted cache of the service's own is pruned, never `<model-dir>/converted` (where `make
+    convert` and the image put theirs: the templates new weights are put into), and only what
+    this process served (another sharing the cache may be converting a version of its own)."""
     cache = converted_dir(args.model_dir, args.converted_dir)
-    keep = getattr(serving.selected.backend, "version", "")
-    if not keep or cache.resolve() == converted_dir(args.model_dir).resolve() or not cache.is_dir():
+    keep = str(getattr(serving.selected.backend, "version", ""))
+    earlier, served[:] = [name for name in served if name != keep], [keep] if keep else []
+    if cache.resolve() == converted_dir(args.model_dir).resolve():
         return []
     removed = []
-    for path in sorted(cache.iterdir()):
-        if path.is_dir() and not path.name.startswith(".") and path.name != keep:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
+    for name in earlier:
+        if (cache / name).is_dir():
+            shutil.rmtree(cache / name, ignore_errors=True)
+            removed.append(name)
     if removed:
-        log.info("removed %d conversions no version serves (serving %s)", len(removed), keep)
+        log.info("removed %d conversions no version serves any more: %s", len(removed), removed)
     return removed
