@@ -1,4 +1,4 @@
-"""What the robot client's tests share: a fake mesh, frames on disk, and polling.
+"""What the robot client's tests share: a fake mesh, frames on disk, answers, and polling.
 
 The fake mesh is real gRPC on loopback with scripted answers. It speaks both protocols, answers
 after a fixed delay with fixed boxes and fixed engine latencies (so a benchmark's summary has
@@ -20,8 +20,10 @@ import cv2
 import grpc
 import numpy as np
 
+from liquidedge.detections import Detections
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from robotclient.identity import IDENTITY, UNKNOWN
 
 T = TypeVar("T")
 
@@ -173,3 +175,29 @@ def write_frames(folder: Path, count: int, size_wh: tuple[int, int] = (640, 480)
     for i in range(count):
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((height, width, 3), level, np.uint8))
     return folder
+
+
+Box = tuple[str, tuple[float, float, float, float]] | tuple[str, tuple[float, float, float, float], str]
+
+
+def scene(*boxes: Box, color: tuple[int, int, int] = (100, 100, 100)) -> Detections:
+    """One answer as the robot decodes it: (label, xyxy) or (label, xyxy, identity) per box.
+
+    With any identity given, every face has one ("unknown" where none was given), as the mesh
+    sends them with recognition on; person boxes have none.
+    """
+    n = len(boxes)
+    data = {}
+    if any(len(box) == 3 for box in boxes):
+        data[IDENTITY] = [
+            box[2] if len(box) == 3 else (UNKNOWN if box[0] == "face" else None)  # type: ignore[misc]
+            for box in boxes
+        ]
+    return Detections(
+        xyxy=np.array([box[1] for box in boxes], np.float32).reshape(n, 4),
+        confidence=np.full(n, 0.9),
+        label=[box[0] for box in boxes],
+        engine=["face" if box[0] == "face" else "yolo" for box in boxes],
+        color_rgb=np.tile(np.array(color, np.uint8), (n, 1)),
+        data=data,
+    )
