@@ -62,7 +62,8 @@ def test_projection(bearing_deg: float, side: int) -> None:
     assert math.copysign(1, view.center_x_px - 320) == side or (
         side == 0 and view.center_x_px == pytest.approx(320)
     )
-    assert view.height_px == pytest.approx(model.focal_px * model.person_height_m / (4 * math.cos(rad)))
+    height_m = world.person().figure.height_m
+    assert view.height_px == pytest.approx(model.focal_px * height_m / (4 * math.cos(rad)))
 
 
 def test_person_behind_is_out_of_view_and_not_drawn() -> None:
