@@ -57,6 +57,7 @@ class Detections:
     engine: (N,) str, which engine found each box.
     color_rgb: (N, 3) uint8, mean colour around each box centre.
     data: per-box attributes by name, each an (N,) array (e.g. "identity", "distance").
+    meta: what holds for the whole answer, by name (e.g. "model_version" that produced it).
     """
 
     xyxy: np.ndarray
@@ -65,6 +66,7 @@ class Detections:
     engine: np.ndarray
     color_rgb: np.ndarray = field(default=None)  # type: ignore[assignment]
     data: Mapping[str, np.ndarray] = field(default_factory=dict)
+    meta: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         xyxy = _as_array(self.xyxy, np.float32, (4,))
@@ -102,6 +104,7 @@ class Detections:
             engine=self.engine[index],
             color_rgb=self.color_rgb[index],
             data={key: column[index] for key, column in self.data.items()},
+            meta=self.meta,
         )
 
     @classmethod

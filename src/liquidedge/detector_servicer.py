@@ -146,6 +146,7 @@ class DetectorServicer(detection_pb2_grpc.DetectorServicer):
                     latency_ms=result.inference_ms,
                     served_by=served_by(self.host),
                     detections=len(result.detections),
+                    model_version=result.detections.meta.get("model_version", ""),
                 )
             ],
             served_by=served_by(self.host),

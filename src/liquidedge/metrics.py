@@ -70,6 +70,25 @@ class ServiceMetrics:
             ["service", "engine", "reason"],
             registry=self.registry,
         )
+        self.model_info = Gauge(
+            "liquidedge_model_info",
+            "1 for the model version an engine serves now (hot-swapped versions replace the label)",
+            ["service", "engine", "version"],
+            registry=self.registry,
+        )
+        self.model_swaps = Counter(
+            "liquidedge_model_swaps",
+            "Model versions offered to an engine, by outcome (accepted, refused)",
+            ["service", "engine", "outcome"],
+            registry=self.registry,
+        )
+        self.model_load = Histogram(
+            "liquidedge_model_load_seconds",
+            "Time to load and smoke-test a model version beside the serving one",
+            ["service", "engine"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
         self.service = service
 
     def count_request(self, method: str, code: str, seconds: float) -> None:

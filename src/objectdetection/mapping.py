@@ -48,6 +48,7 @@ class EngineOutcome:
     detections: Detections = field(default_factory=Detections.empty)
     served_by: detection_pb2.ServedBy | None = None
     reported: int = 0
+    model_version: str = ""
 
     @property
     def ok(self) -> bool:
@@ -61,6 +62,8 @@ class EngineOutcome:
             detections=detections_from_proto(reply.detections),
             served_by=reply.served_by,
             reported=len(reply.detections),
+            # The detector's own status for its engine says which model version answered.
+            model_version=next((e.model_version for e in reply.engines if e.engine == engine), ""),
         )
 
     def to_proto(self) -> detection_pb2.EngineStatus:
@@ -72,6 +75,7 @@ class EngineOutcome:
             latency_ms=self.latency_ms,
             served_by=self.served_by,
             detections=self.reported,
+            model_version=self.model_version,
         )
 
 

@@ -82,7 +82,7 @@ class ServedBy(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
 
 class EngineStatus(_message.Message):
-    __slots__ = ("engine", "ok", "code", "error", "latency_ms", "served_by", "detections")
+    __slots__ = ("engine", "ok", "code", "error", "latency_ms", "served_by", "detections", "model_version")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class EngineStatus(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     SERVED_BY_FIELD_NUMBER: _ClassVar[int]
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     engine: str
     ok: bool
     code: str
@@ -97,7 +98,8 @@ class EngineStatus(_message.Message):
     latency_ms: float
     served_by: ServedBy
     detections: int
-    def __init__(self, engine: _Optional[str] = ..., ok: _Optional[bool] = ..., code: _Optional[str] = ..., error: _Optional[str] = ..., latency_ms: _Optional[float] = ..., served_by: _Optional[_Union[ServedBy, _Mapping]] = ..., detections: _Optional[int] = ...) -> None: ...
+    model_version: str
+    def __init__(self, engine: _Optional[str] = ..., ok: _Optional[bool] = ..., code: _Optional[str] = ..., error: _Optional[str] = ..., latency_ms: _Optional[float] = ..., served_by: _Optional[_Union[ServedBy, _Mapping]] = ..., detections: _Optional[int] = ..., model_version: _Optional[str] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("total_ms", "decode_ms", "inference_ms", "queue_ms")
