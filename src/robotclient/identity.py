@@ -24,7 +24,12 @@ UNKNOWN = "unknown"
 # On a face held by a bigger box: that box's label.
 HELD_BY = "held_by"
 
-# Larger than any fit: marks a face that lies outside a box.
+# A face is a box's head when its centre is at most this far off the box's centre (in box
+# widths) and its top at most this far below the box's top (in face heights): a person's
+# face starts ~0.3 face heights below the top of the head, a photo figure's ~0.5.
+MAX_HEAD_OFFSET = 0.3
+MAX_HEAD_DROP = 0.8
+# Larger than any fit: marks a face that cannot be a box's head.
 _OUTSIDE = 1e6
 
 
@@ -44,21 +49,23 @@ def recognised_names(detections: Detections) -> list[str | None]:
 
 
 def head_fit(*, face_xyxy: np.ndarray, holder_xyxy: np.ndarray) -> np.ndarray:
-    """Cost (faces x holders) of each face being the head of each box; `_OUTSIDE` when it is not in it.
+    """Cost (faces x holders) of each face being the head of each box; `_OUTSIDE` where it cannot be.
 
     A head sits at the top of its person, centred: the cost adds the horizontal offset of the
-    face's centre from the box's centre (in box widths) and the gap between the face's top and
-    the box's top (in box heights). So when a near person's big box also covers a far
-    person's face, the far person's own box (whose top is that face) wins it.
+    face's centre from the box's centre (in box widths) and the drop of the face's top below
+    the box's top (in face heights). A face more than `MAX_HEAD_OFFSET` off centre or
+    `MAX_HEAD_DROP` down is not that box's head: when a near person's box also covers a far
+    person's face (or two people are one box while they cross), the far face is not the near
+    person's, whatever else the box holds.
     """
     f_cx = (face_xyxy[:, None, 0] + face_xyxy[:, None, 2]) / 2.0
-    f_cy = (face_xyxy[:, None, 1] + face_xyxy[:, None, 3]) / 2.0
+    f_top = face_xyxy[:, None, 1]
+    f_height = np.maximum(face_xyxy[:, None, 3] - f_top, 1.0)
     h_x1, h_y1, h_x2, h_y2 = (holder_xyxy[None, :, k] for k in range(4))
-    width = np.maximum(h_x2 - h_x1, 1.0)
-    height = np.maximum(h_y2 - h_y1, 1.0)
-    cost = np.abs(f_cx - (h_x1 + h_x2) / 2.0) / width + np.abs(face_xyxy[:, None, 1] - h_y1) / height
-    inside = (f_cx >= h_x1) & (f_cx <= h_x2) & (f_cy >= h_y1) & (f_cy <= h_y2)
-    return np.where(inside, cost, _OUTSIDE)
+    offset = np.abs(f_cx - (h_x1 + h_x2) / 2.0) / np.maximum(h_x2 - h_x1, 1.0)
+    drop = np.abs(f_top - h_y1) / f_height
+    fits = (offset <= MAX_HEAD_OFFSET) & (drop <= MAX_HEAD_DROP) & (f_top < h_y2)
+    return np.where(fits, offset + drop, _OUTSIDE)
 
 
 def attach_face_identities(

@@ -69,3 +69,19 @@ def test_one_face_per_box_the_best_fitting_one() -> None:
 def test_empty_answer() -> None:
     empty = Detections.empty().with_data(**{IDENTITY: np.array([], object)})
     assert len(attach_face_identities(empty)) == 0
+
+
+@pytest.mark.parametrize(
+    "face",
+    [
+        (280, 74, 343, 137),  # the far person's face at the edge of the near one's box, lower down
+        (330, 150, 370, 190),  # centred but far below the top (a face on a T-shirt)
+    ],
+)
+def test_a_face_that_is_not_the_boxs_head_names_nobody(face: tuple) -> None:
+    # While two people cross, YOLO may see them as one box: the far face visible beside the
+    # near person's body must not make the near person the far one.
+    detections = scene(("person", (250, 0, 650, 270)), ("face", face, "obama"))
+    out = attach_face_identities(detections)
+    assert out.data[IDENTITY][0] is None
+    assert out.data[HELD_BY][1] is None
