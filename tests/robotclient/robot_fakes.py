@@ -1,4 +1,4 @@
-"""What the robot client's tests share: a fake mesh, frames on disk, answers, and polling.
+"""What the robot client's tests share: a fake mesh, a running robot, frames, answers, polling.
 
 The fake mesh is real gRPC on loopback with scripted answers. It speaks both protocols, answers
 after a fixed delay with fixed boxes and fixed engine latencies (so a benchmark's summary has
@@ -23,7 +23,15 @@ import numpy as np
 from liquidedge.detections import Detections
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from robotclient.behavior import BehaviorSettings, State
+from robotclient.clock import Clock, MonotonicClock
+from robotclient.drivers.base import NoopDriver
 from robotclient.identity import IDENTITY, UNKNOWN
+from robotclient.link import LinkSettings, MeshLink
+from robotclient.pilot import Pilot, PilotSettings
+from robotclient.runtime import RobotRuntime, RuntimeSettings
+from robotclient.sources import FrameSource
+from robotclient.values import Twist
 
 T = TypeVar("T")
 
@@ -156,6 +164,72 @@ class FakeMesh:
             self._server = None
 
 
+class StillCamera(FrameSource):
+    """The same picture forever (the fake mesh does not look at it anyway)."""
+
+    def __init__(self, image: np.ndarray, clock: Clock) -> None:
+        super().__init__(clock)
+        self.image = image
+
+    def _grab(self) -> np.ndarray | None:
+        return self.image
+
+
+class RecordingDriver(NoopDriver):
+    """The no-op driver that also keeps every command, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.twists: list[Twist] = []
+
+    def drive(self, twist: Twist) -> None:
+        super().drive(twist)
+        self.twists.append(twist)
+
+
+class Running:
+    """A runtime on its own thread, against `address`, with a recording no-op driver to watch."""
+
+    def __init__(
+        self,
+        address: str,
+        image: np.ndarray,
+        labels: tuple[str, ...] = ("person",),
+        follow: str | None = None,
+    ) -> None:
+        clock = MonotonicClock()
+        self.driver = RecordingDriver()
+        self.link = MeshLink(
+            LinkSettings(address=address, deadline_s=3.0, backoff_initial_s=0.05, backoff_max_s=0.25), clock
+        ).start()
+        self.runtime = RobotRuntime(
+            source=StillCamera(image, clock),
+            link=self.link,
+            pilot=Pilot(
+                PilotSettings(behavior=BehaviorSettings(wakeup_s=0.1), target_labels=labels, follow=follow),
+                clock,
+            ),
+            driver=self.driver,
+            clock=clock,
+            settings=RuntimeSettings(mesh_silence_s=0.5, max_fps=20.0),
+        )
+        self.thread = threading.Thread(target=self.runtime.run, daemon=True)
+        self.thread.start()
+
+    def state(self) -> State | None:
+        step = self.runtime.last_step
+        return step.decision.state if step is not None else None
+
+    def pilot_states(self) -> set[State]:
+        """Every state the behaviour machine has been in lately."""
+        return {state for _, state in list(self.runtime.pilot.behavior.history)}
+
+    def close(self) -> None:
+        self.runtime.stop()
+        self.thread.join(5.0)
+        self.link.stop()
+
+
 def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "condition") -> T:
     """Poll `predicate` until it returns something true and return that; fail after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
@@ -201,3 +275,23 @@ def scene(*boxes: Box, color: tuple[int, int, int] = (100, 100, 100)) -> Detecti
         color_rgb=np.tile(np.array(color, np.uint8), (n, 1)),
         data=data,
     )
+
+
+def detection(
+    label: str,
+    xyxy: tuple[int, int, int, int],
+    color: tuple[int, int, int] = (10, 20, 30),
+    **attributes: object,
+) -> detection_pb2.Detection:
+    """One v1 detection as the mesh sends it, with attributes (e.g. identity="obama") when given."""
+    x1, y1, x2, y2 = xyxy
+    found = detection_pb2.Detection(
+        label=label,
+        engine="face" if label == "face" else "yolo",
+        confidence=0.9,
+        box=detection_pb2.Box(x=x1, y=y1, width=x2 - x1, height=y2 - y1),
+        center_color=detection_pb2.Color(r=color[0], g=color[1], b=color[2]),
+    )
+    if attributes:
+        found.attributes.update(attributes)
+    return found
