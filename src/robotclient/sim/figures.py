@@ -72,15 +72,22 @@ def photo_figure(photo_bgr: np.ndarray, *, height_m: float = 1.0) -> Figure:
     x1, y1, x2, _ = largest_face(photo_bgr)
     f = x2 - x1
     cx = (x1 + x2) / 2.0
-    top, bottom = round(max(0.0, y1 - 0.55 * f)), round(min(photo_bgr.shape[0], y1 + 2.2 * f))
-    left, right = round(max(0.0, cx - 1.5 * f)), round(min(photo_bgr.shape[1], cx + 1.5 * f))
-    bust = photo_bgr[top:bottom, left:right]
-    bust_h, width = bust.shape[:2]
-    legs_h = round(f)
+    # The bust's rectangle in photo coordinates, centred on the face; parts of it beyond the
+    # photo's edges stay transparent.
+    top, bottom = round(y1 - 0.55 * f), round(y1 + 2.2 * f)
+    left, width = round(cx - 1.5 * f), round(3.0 * f)
+    bust_h, legs_h = bottom - top, round(f)
     image = np.zeros((bust_h + legs_h, width, 3), np.uint8)
     alpha = np.zeros((bust_h + legs_h, width), np.uint8)
-    image[:bust_h] = bust
+    src_y0, src_y1 = max(0, top), min(photo_bgr.shape[0], bottom)
+    src_x0, src_x1 = max(0, left), min(photo_bgr.shape[1], left + width)
+    image[src_y0 - top : src_y1 - top, src_x0 - left : src_x1 - left] = photo_bgr[
+        src_y0:src_y1, src_x0:src_x1
+    ]
     _bust_mask(alpha, head_cx=cx - left, face_top=y1 - top, f=f, bottom=bust_h)
+    in_photo = np.zeros_like(alpha)
+    in_photo[src_y0 - top : src_y1 - top, src_x0 - left : src_x1 - left] = 255
+    np.minimum(alpha, in_photo, out=alpha)
     _legs(image, alpha, cx=cx - left, f=f, top=bust_h - 2)
     return Figure(image, alpha, height_m)
 
