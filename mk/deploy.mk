@@ -36,6 +36,7 @@ IMAGES := \
 	facedetection:docker/Dockerfile:facedetection \
 	yolodetection:docker/Dockerfile:yolodetection \
 	robotclient:docker/Dockerfile:robotclient \
+	cameragateway:docker/Dockerfile:cameragateway \
 	yolodetection-cuda:docker/cuda.Dockerfile:yolodetection-cuda
 
 images-list:

@@ -31,6 +31,7 @@ SERVICES = (
     "classification",
     "facerecognition",
     "datasetingest",
+    "cameragateway",
 )
 CLIENTS = ("robotclient",)
 # Libraries under the services: the model store; the RoboMaster bridge imports nothing of ours.

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from liquidedge.detector_servicer import DetectorServicer, EngineRunner
 from liquidedge.engine import Engine
@@ -67,7 +67,13 @@ class ServiceHandle:
         self.stop(grace_s)
 
 
-def run_until_signalled(name: str, start: Callable[[], ServiceHandle], grace_s: float) -> int:
+class Servable(Protocol):
+    """What `service_main` serves: a started service that drains on SIGTERM (gRPC or HTTP)."""
+
+    def serve_until_signalled(self, grace_s: float) -> None: ...
+
+
+def run_until_signalled(name: str, start: Callable[[], Servable], grace_s: float) -> int:
     """What a service's `main` does once its flags are checked: start, serve, drain on SIGTERM.
 
     A start-up that fails (a port in use, a model that does not load) has already closed what
@@ -86,7 +92,7 @@ def service_main(
     name: str,
     build_parser: Callable[[], argparse.ArgumentParser],
     check_args: Callable[[argparse.ArgumentParser, argparse.Namespace], None],
-    start: Callable[[argparse.Namespace], ServiceHandle],
+    start: Callable[[argparse.Namespace], Servable],
     argv: Sequence[str] | None = None,
 ) -> int:
     """Every service's `main`: flags, start-up checks (exit 2 with the reason), logging, serve."""

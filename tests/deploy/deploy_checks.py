@@ -142,6 +142,8 @@ class Program:
     env_flags: dict[str, Any]  # env name -> argparse action
     check_args: Callable[..., None]
     build_parser: Callable[[], Any]
+    # What `grpc_port` (the program's main port) speaks: "grpc", or "http" (the camera gateway).
+    protocol: str = "grpc"
 
 
 @functools.cache
@@ -161,6 +163,7 @@ def programs() -> dict[str, Program]:
             env_flags=env_flags,
             check_args=module.check_args,
             build_parser=module.build_parser,
+            protocol=getattr(module, "PROTOCOL", "grpc"),
         )
     return found
 
@@ -283,7 +286,7 @@ def check_services_select_pods(objects: list[Obj]) -> list[str]:
 
 def check_grpc_port_naming(objects: list[Obj]) -> list[str]:
     """gRPC ports named grpc[-suffix] with appProtocol grpc (Istio's protocol selection), names unique."""
-    grpc_ports = {p.grpc_port for p in programs().values()}
+    grpc_ports = {p.grpc_port for p in programs().values() if p.protocol == "grpc"}
     problems = []
     for service in of_kind(objects, "Service"):
         for port in service["spec"].get("ports", []):
@@ -302,13 +305,22 @@ def check_grpc_port_naming(objects: list[Obj]) -> list[str]:
         if duplicates:
             problems.append(f"{ref(workload)}: port names {duplicates} repeat within the pod")
         for workload_, container, program in containers([workload]):
-            grpc_names = [
-                p["name"]
-                for p in container.get("ports", [])
-                if p["containerPort"] == programs()[program].grpc_port
+            code = programs()[program]
+            main_names = [
+                p["name"] for p in container.get("ports", []) if p["containerPort"] == code.grpc_port
             ]
-            if not grpc_names or not grpc_names[0].startswith("grpc"):
-                problems.append(f"{ref(workload_)}/{container['name']}: gRPC container port not named grpc*")
+            if not main_names or not main_names[0].startswith(code.protocol):
+                problems.append(
+                    f"{ref(workload_)}/{container['name']}: {code.protocol} container port not named {code.protocol}*"
+                )
+    for service in of_kind(objects, "Service"):
+        for port in service["spec"].get("ports", []):
+            if port.get("appProtocol") == "http" and not re.fullmatch(
+                r"http(-[a-z0-9-]+)?", port.get("name", "")
+            ):
+                problems.append(
+                    f"{ref(service)}: HTTP port {port['port']} is named {port.get('name')!r}, not http"
+                )
     return problems
 
 
@@ -360,9 +372,9 @@ def check_probes(objects: list[Obj], serves: Callable[[str, str], bool] | None =
             if probe is None:
                 problems.append(f"{where}: no {kind}")
                 continue
-            handler = probe.get("grpc") or probe.get("tcpSocket")
+            handler = probe.get("grpc") or probe.get("tcpSocket") or probe.get("httpGet")
             if handler is None:
-                problems.append(f"{where}: {kind} is neither grpc nor tcpSocket")
+                problems.append(f"{where}: {kind} is neither grpc, tcpSocket nor httpGet")
                 continue
             if handler.get("port") != grpc_port:
                 problems.append(
@@ -374,7 +386,11 @@ def check_probes(objects: list[Obj], serves: Callable[[str, str], bool] | None =
                     problems.append(
                         f"{where}: {kind} asks health for {service!r}, which {program} does not serve"
                     )
-        if "grpc" not in container.get("readinessProbe", {}):
+        if programs()[program].protocol == "http":
+            # The HTTP program says it is draining on /readyz; /healthz says only that it runs.
+            if container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
+                problems.append(f"{where}: readiness must ask /readyz (503 while draining)")
+        elif "grpc" not in container.get("readinessProbe", {}):
             problems.append(f"{where}: readiness must ask grpc.health.v1 (it knows when the model is loaded)")
     return problems
 
@@ -413,10 +429,43 @@ def check_env_is_known_to_code(objects: list[Obj]) -> list[str]:
     return problems
 
 
+def mounted_files(objects: list[Obj], workload: Obj, container: Obj) -> dict[str, str]:
+    """Path -> "Secret/name:key" for every file a Secret or ConfigMap volume puts in the container."""
+    sources = {"Secret": by_name(objects, "Secret"), "ConfigMap": by_name(objects, "ConfigMap")}
+    volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+    files = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        for kind, field, key in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
+            if field not in volume:
+                continue
+            source = sources[kind].get(volume[field].get(key))
+            keys = [*source.get("data", {}), *source.get("stringData", {})] if source else []
+            for name in keys:
+                files[f"{mount['mountPath'].rstrip('/')}/{name}"] = (
+                    f"{kind}/{source['metadata']['name']}:{name}"
+                )
+    return files
+
+
 def check_config_refs(objects: list[Obj]) -> list[str]:
-    """ConfigMaps and ServiceAccounts that pods name exist."""
+    """ConfigMaps, Secrets and ServiceAccounts that pods name exist; every `*_FILE` setting is a
+    file that a mounted Secret or ConfigMap puts there."""
     maps, accounts = by_name(objects, "ConfigMap"), by_name(objects, "ServiceAccount")
+    secrets = by_name(objects, "Secret")
     problems = []
+    for workload in workloads(objects):
+        for volume in pod_spec(workload).get("volumes", []):
+            name = volume.get("secret", {}).get("secretName")
+            if name is not None and name not in secrets:
+                problems.append(f"{ref(workload)}: Secret {name!r} is not defined")
+    for workload, container, _program in containers(objects):
+        files = mounted_files(objects, workload, container)
+        for variable, value in container_env(objects, container).items():
+            if variable.endswith("_FILE") and value and value not in files:
+                problems.append(
+                    f"{ref(workload)}/{container['name']}: {variable}={value} is no file of a mounted Secret or ConfigMap"
+                )
     for workload in workloads(objects):
         spec = pod_spec(workload)
         if spec.get("serviceAccountName") not in accounts:
@@ -693,8 +742,8 @@ def check_istio_wiring(objects: list[Obj]) -> list[str]:
         s["port"]["number"]: s["port"]["protocol"] for g in gateways.values() for s in g["spec"]["servers"]
     }
     for number, protocol in gateway_ports.items():
-        if protocol != "GRPC":
-            problems.append(f"Gateway port {number}: protocol {protocol}, robots speak GRPC")
+        if protocol not in ("GRPC", "HTTP"):
+            problems.append(f"Gateway port {number}: protocol {protocol}, robots speak GRPC, cameras HTTP")
     for vs in of_kind(objects, "VirtualService"):
         for gateway in vs["spec"].get("gateways", []):
             if gateway not in gateways:
@@ -713,6 +762,15 @@ def check_istio_wiring(objects: list[Obj]) -> list[str]:
                     problems.append(f"{ref(vs)}: destination {host} is not a Service here")
                 elif port not in {p["port"] for p in service["spec"]["ports"]}:
                     problems.append(f"{ref(vs)}: {host} has no port {port}")
+                else:
+                    spoken = destination_protocol(services, destination)
+                    for match in route.get("match", []):
+                        entered = gateway_ports.get(match.get("port"), "").lower()
+                        if entered and spoken and entered != spoken:
+                            problems.append(
+                                f"{ref(vs)}/{route.get('name')}: enters as {entered} on port {match['port']}, "
+                                f"{host}:{port} speaks {spoken}"
+                            )
     for dr in of_kind(objects, "DestinationRule"):
         policy = dr["spec"].get("trafficPolicy", {})
         if dr["spec"]["host"] not in services:
@@ -724,10 +782,58 @@ def check_istio_wiring(objects: list[Obj]) -> list[str]:
     return problems
 
 
+def destination_protocol(services: dict[str, Obj], destination: Obj) -> str:
+    """The appProtocol of the Service port a route's destination names ('' when unknown)."""
+    service = services.get(destination["destination"]["host"])
+    number = destination["destination"].get("port", {}).get("number")
+    ports = [p for p in (service or {}).get("spec", {}).get("ports", []) if p["port"] == number]
+    return ports[0].get("appProtocol", "") if ports else ""
+
+
+def route_matches(route: Obj, path: str) -> bool:
+    """Whether an HTTP route's matches take `path` (exact, prefix, regex; no match = everything)."""
+    matches = route.get("match") or [{}]
+    for match in matches:
+        uri = match.get("uri")
+        if uri is None:
+            return True
+        if "exact" in uri and path == uri["exact"]:
+            return True
+        if "prefix" in uri and path.startswith(uri["prefix"]):
+            return True
+        if "regex" in uri and re.fullmatch(uri["regex"], path):
+            return True
+    return False
+
+
+def live_paths() -> tuple[str, ...]:
+    """Paths of the HTTP program whose responses never end (read from the program itself)."""
+    from cameragateway.web import LIVE_PATHS
+
+    return LIVE_PATHS
+
+
 def check_istio_timeouts(objects: list[Obj]) -> list[str]:
     """Unary routes: retries on UNAVAILABLE, a per-try timeout above the aggregator's engine timeout.
-    The stream route: no timeout (it would cut a robot's stream)."""
+    The stream route: no timeout (it would cut a robot's stream). HTTP routes: the route that
+    takes a never-ending response (the dashboard's live feeds) has no timeout, the others one."""
     problems = []
+    services = {service_fqdn(s): s for s in of_kind(objects, "Service")}
+    for vs in of_kind(objects, "VirtualService"):
+        http_routes = [
+            r
+            for r in vs["spec"].get("http", [])
+            if any(destination_protocol(services, d) == "http" for d in r.get("route", []))
+        ]
+        for path in live_paths() if http_routes else ():
+            taking = next((r for r in vs["spec"].get("http", []) if route_matches(r, path)), None)
+            if taking in http_routes and duration_s(taking.get("timeout", "0s")) != 0:
+                problems.append(
+                    f"{ref(vs)}/{taking.get('name')}: a timeout cuts the dashboard's live feed {path}"
+                )
+        for route in http_routes:
+            if "timeout" not in route:
+                problems.append(f"{ref(vs)}/{route.get('name')}: no per-route timeout")
     engine_timeout_s = None
     for _w, container, program in containers(objects):
         if program == "objectdetection":
@@ -735,6 +841,8 @@ def check_istio_timeouts(objects: list[Obj]) -> list[str]:
             engine_timeout_s = int(container_env(objects, container).get("ENGINE_TIMEOUT_MS", default)) / 1000
     for vs in of_kind(objects, "VirtualService"):
         for route in vs["spec"].get("http", []):
+            if any(destination_protocol(services, d) == "http" for d in route.get("route", [])):
+                continue  # held to the HTTP rules above
             where = f"{ref(vs)}/{route.get('name')}"
             streams = any(
                 m.get("uri", {}).get("exact", "").endswith("Stream") for m in route.get("match", [])

@@ -242,16 +242,16 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "scaled",
         "VirtualService routes to a port the Service does not have",
-        lambda o: first(o, "VirtualService")["spec"]["http"][1]["route"][0]["destination"]["port"].update(
-            number=50052
-        ),
+        lambda o: first(o, "VirtualService", "objectdetection")["spec"]["http"][1]["route"][0]["destination"][
+            "port"
+        ].update(number=50052),
         "Istio wiring",
         "has no port 50052",
     ),
     (
         "edge-local",
         "VirtualService names a Gateway that does not exist",
-        lambda o: first(o, "VirtualService")["spec"].update(gateways=["robot"]),
+        lambda o: first(o, "VirtualService", "objectdetection")["spec"].update(gateways=["robot"]),
         "Istio wiring",
         "gateway 'robot' does not exist",
     ),
@@ -265,14 +265,16 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
         "scaled",
         "a timeout on the robots' stream route",
-        lambda o: first(o, "VirtualService")["spec"]["http"][0].update(timeout="5s"),
+        lambda o: first(o, "VirtualService", "objectdetection")["spec"]["http"][0].update(timeout="5s"),
         "Istio timeouts",
         "cuts long-lived robot streams",
     ),
     (
         "scaled",
         "per-try timeout below the aggregator's engine timeout",
-        lambda o: first(o, "VirtualService")["spec"]["http"][1]["retries"].update(perTryTimeout="1s"),
+        lambda o: first(o, "VirtualService", "objectdetection")["spec"]["http"][1]["retries"].update(
+            perTryTimeout="1s"
+        ),
         "Istio timeouts",
         "<= ENGINE_TIMEOUT_MS",
     ),
@@ -293,6 +295,62 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
         ),
         "authorization",
         "lets <any caller> reach a detector",
+    ),
+    # The camera gateway: an HTTP program beside the gRPC ones.
+    (
+        "scaled",
+        "the camera gateway's readiness asks /healthz (never says it drains)",
+        lambda o: container(o, "Deployment", "cameragateway", "cameragateway")["readinessProbe"][
+            "httpGet"
+        ].update(path="/healthz"),
+        "probes",
+        "readiness must ask /readyz",
+    ),
+    (
+        "edge-local",
+        "the camera gateway's HTTP container port named grpc",
+        lambda o: container(o, "Deployment", "cameragateway", "cameragateway")["ports"][0].update(
+            name="grpc"
+        ),
+        "gRPC port naming",
+        "http container port not named http*",
+    ),
+    (
+        "scaled-cpu",
+        "CAMERA_TOKENS_FILE points where the Secret is not mounted",
+        lambda o: config(o, "cameragateway").update(CAMERA_TOKENS_FILE="/etc/tokens/camera-tokens"),
+        "config refs",
+        "CAMERA_TOKENS_FILE=/etc/tokens/camera-tokens is no file of a mounted Secret",
+    ),
+    (
+        "scaled",
+        "the camera tokens Secret missing",
+        lambda o: o.remove(first(o, "Secret", "cameragateway-tokens")),
+        "config refs",
+        "Secret 'cameragateway-tokens' is not defined",
+    ),
+    (
+        "edge-local",
+        "a timeout on the dashboard's live feeds",
+        lambda o: first(o, "VirtualService", "cameragateway")["spec"]["http"][0].update(timeout="30s"),
+        "Istio timeouts",
+        "a timeout cuts the dashboard's live feed /api/events",
+    ),
+    (
+        "scaled-cpu",
+        "the live-feed route removed: the catch-all with its timeout takes /api/events",
+        lambda o: first(o, "VirtualService", "cameragateway")["spec"]["http"].pop(0),
+        "Istio timeouts",
+        "a timeout cuts the dashboard's live feed /api/events",
+    ),
+    (
+        "scaled",
+        "the cameras' HTTP entrance routed to the aggregator's gRPC port",
+        lambda o: first(o, "VirtualService", "cameragateway")["spec"]["http"][1]["route"][0][
+            "destination"
+        ].update(host="objectdetection.liquidedge.svc.cluster.local", port={"number": 50051}),
+        "Istio wiring",
+        "enters as http on port 80, objectdetection.liquidedge.svc.cluster.local:50051 speaks grpc",
     ),
     (
         "scaled-cpu",
@@ -384,6 +442,7 @@ def test_a_broken_source_file_is_caught(
 # same way in a copy of kube/ and held to the same checks.
 COMPOSITIONS = [
     pytest.param("scaled", ["model-volume"], id="scaled+model-volume"),
+    pytest.param("edge-local", ["kafka"], id="edge-local+kafka"),
     pytest.param("edge-local", ["model-volume"], id="edge-local+model-volume"),
     pytest.param("scaled-cpu", ["model-volume"], id="scaled-cpu+model-volume"),
 ]
@@ -408,6 +467,12 @@ def test_user_overlay_with_components_validates_and_passes_every_check(
     assert deploy.kubernetes_schema_problems(objects) == []
     assert deploy.istio_schema_problems(objects) == []
     assert deploy.all_problems(objects) == []
+    if "kafka" in components:
+        gateway = [c for _w, c, program in deploy.containers(objects) if program == "cameragateway"]
+        assert [deploy.container_env(objects, c)["KAFKA_BOOTSTRAP_SERVERS"] for c in gateway] == [
+            "kafka-bootstrap.kafka.svc.cluster.local:9092"
+        ]
+        return
     yolo = [(w, c) for w, c, program in deploy.containers(objects) if program == "yolodetection"]
     assert yolo, "every topology runs a yolodetection container"
     for workload, container in yolo:

@@ -5,6 +5,7 @@ accepted by the program's own parser and start-up checks; the face detector is s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import deploy_checks as deploy
 import pytest
@@ -90,13 +91,19 @@ def containers_of_every_overlay() -> Iterator[tuple[str, str, str, dict[str, str
     ],
 )
 def test_program_accepts_its_manifest_environment(
-    monkeypatch: pytest.MonkeyPatch, program: str, env: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: str, env: dict[str, str]
 ) -> None:
-    """The code's own parser reads the variables and its own start-up checks accept the values."""
+    """The code's own parser reads the variables and its own start-up checks accept the values.
+    Files from Secrets (`*_FILE`) are stood in for by files of the same kind here: the Secret's
+    own placeholders are refused on purpose (test_placeholder_secret_is_refused_at_start)."""
     code = deploy.programs()[program]
     for name in {*code.env_flags, *deploy.DOWNWARD_ENV}:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
+        if name.endswith("_FILE") and value:
+            stand_in = tmp_path / name.lower()
+            stand_in.write_text(f"token-for-{name.lower()}\n")
+            value = str(stand_in)
         monkeypatch.setenv(name, value)
     parser = code.build_parser()
     args = parser.parse_args([])
@@ -120,3 +127,23 @@ def test_face_detector_starts_and_serves_with_the_manifest_environment(
         assert health_status(handle.port, probe) == SERVING
     finally:
         handle.stop(0)
+
+
+def test_placeholder_secret_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The camera tokens Secret ships placeholders; a gateway started on them stops at once."""
+    objects = deploy.render("scaled-cpu")
+    secret = deploy.by_name(objects, "Secret")["cameragateway-tokens"]
+    workload = deploy.by_name(objects, "Deployment")["cameragateway"]
+    container = deploy.pod_spec(workload)["containers"][0]
+    code = deploy.programs()["cameragateway"]
+    files = deploy.mounted_files(objects, workload, container)
+    for name, value in deploy.container_env(objects, container).items():
+        if name.endswith("_FILE") and value:
+            key = files[value].rsplit(":", 1)[1]
+            copy = tmp_path / key
+            copy.write_text(secret["stringData"][key])
+            value = str(copy)
+        monkeypatch.setenv(name, value)
+    parser = code.build_parser()
+    with pytest.raises(SystemExit):
+        code.check_args(parser, parser.parse_args([]))

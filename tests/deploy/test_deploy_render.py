@@ -26,41 +26,45 @@ def tools() -> None:
 EXPECTED_KINDS = {
     "edge-local": {
         "Namespace": 1,
-        "ServiceAccount": 3,
-        "ConfigMap": 5,  # common + one per program + the CUDA YOLO settings
-        "Service": 1,  # the aggregator; the detectors are on localhost
+        "ServiceAccount": 4,
+        "ConfigMap": 6,  # common + one per program + the CUDA YOLO settings
+        "Secret": 1,  # the camera gateway's tokens
+        "Service": 2,  # the aggregator and the camera gateway; the detectors are on localhost
+        "Deployment": 1,  # the camera gateway
         "DaemonSet": 2,  # CPU nodes and GPU nodes
         "PodDisruptionBudget": 1,
-        "Gateway": 1,
-        "VirtualService": 1,
+        "Gateway": 2,  # robots (gRPC), cameras (HTTP)
+        "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
         "AuthorizationPolicy": 1,
     },
     "scaled": {
         "Namespace": 1,
-        "ServiceAccount": 3,
-        "ConfigMap": 5,
-        "Service": 3,  # the aggregator plus the two headless detector Services
-        "Deployment": 3,
+        "ServiceAccount": 4,
+        "ConfigMap": 6,
+        "Secret": 1,
+        "Service": 4,  # the aggregator, the camera gateway, the two headless detector Services
+        "Deployment": 4,
         "HorizontalPodAutoscaler": 2,  # the detectors
         "PodDisruptionBudget": 3,
-        "Gateway": 1,
-        "VirtualService": 1,
+        "Gateway": 2,
+        "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
         "AuthorizationPolicy": 2,  # one per detector
     },
     "scaled-cpu": {
         "Namespace": 1,
-        "ServiceAccount": 3,
-        "ConfigMap": 4,
-        "Service": 3,
-        "Deployment": 3,
+        "ServiceAccount": 4,
+        "ConfigMap": 5,
+        "Secret": 1,
+        "Service": 4,
+        "Deployment": 4,
         "HorizontalPodAutoscaler": 2,
         "PodDisruptionBudget": 3,
-        "Gateway": 1,
-        "VirtualService": 1,
+        "Gateway": 2,
+        "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
         "AuthorizationPolicy": 2,
@@ -153,4 +157,5 @@ def test_ingress_gateway_values_open_the_port_the_gateway_serves() -> None:
             for server in gateway["spec"]["servers"]:
                 number = server["port"]["number"]
                 opened = [p for p in values["service"]["ports"] if p["port"] == number]
-                assert opened and opened[0]["targetPort"] == number and opened[0]["name"].startswith("grpc")
+                prefix = server["port"]["protocol"].lower()  # grpc-robots, http-cameras
+                assert opened and opened[0]["targetPort"] == number and opened[0]["name"].startswith(prefix)

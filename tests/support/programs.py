@@ -9,6 +9,7 @@ SERVICE_MODULES = {
     "objectdetection": "objectdetection.service",
     "facedetection": "facedetection.service",
     "yolodetection": "yolodetection.service",
+    "cameragateway": "cameragateway.service",
 }
 
 

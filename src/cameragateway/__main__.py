@@ -1,0 +1,16 @@
+"""`cameragateway`: flags, start-up checks, logging, serve until SIGTERM or Ctrl-C (`service.py`)."""
+
+from __future__ import annotations
+
+import sys
+
+from cameragateway.service import build_parser, check_args, start
+from liquidedge.service import service_main
+
+
+def main(argv: list[str] | None = None) -> int:
+    return service_main("cameragateway", build_parser, check_args, start, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
