@@ -254,8 +254,6 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--width and --height must be at least 16")
     if not args.target:
         parser.error("--target needs at least one label")
-    if args.follow.strip() and args.protocol != "v1":
-        parser.error("--follow needs --protocol v1 (legacy answers carry no identities)")
     if args.follow.strip() == UNKNOWN:
         parser.error(
             f"--follow needs a person's name ({UNKNOWN!r} is what the mesh calls a face it cannot name)"

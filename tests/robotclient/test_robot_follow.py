@@ -9,8 +9,11 @@ import pytest
 from robot_fakes import FakeMesh, Running, detection, scene, wait_for
 
 from liquidedge.detections import Detections
+from liquidedge.legacy import robot_pb2
 from robotclient.behavior import State
 from robotclient.clock import ManualClock
+from robotclient.identity import IDENTITY
+from robotclient.link.legacy import legacy_detections
 from robotclient.operator_io import annotate, caption
 from robotclient.pilot import Pilot, PilotSettings
 from robotclient.runtime import status_line
@@ -135,3 +138,33 @@ def test_follows_the_named_person_through_the_v1_link(following: Running) -> Non
     wait_for(lambda: following.driver.twist.z_dps < 0, 5.0, "turning towards obama")
     line = status_line(following.runtime.last_step, rtt_s=None, fps=1.0, host="edge-a", outage=False)
     assert f"target=#{target.track_id} person obama" in line
+
+
+def legacy(name: str, eng: int) -> robot_pb2.DetectedObject:
+    return robot_pb2.DetectedObject(name=name, eng=eng, confidence=0.9, x=10, y=10, w=50, h=50)
+
+
+FACE_ENG, YOLO_ENG = robot_pb2.DetectedObject.FACE, robot_pb2.DetectedObject.YOLO
+
+
+@pytest.mark.parametrize(
+    ("objects", "labels", "identities"),
+    [
+        # Names off (the default for legacy robots): exactly as before, no identities at all.
+        ([("person", YOLO_ENG), ("face", FACE_ENG)], ["person", "face"], None),
+        # Names on: a recognised face carries its person's name; the others are unknown faces.
+        (
+            [("person", YOLO_ENG), ("obama", FACE_ENG), ("face", FACE_ENG)],
+            ["person", "face", "face"],
+            [None, "obama", "unknown"],
+        ),
+    ],
+)
+def test_legacy_names_become_identities(objects: list, labels: list, identities: list | None) -> None:
+    found = legacy_detections([legacy(name, eng) for name, eng in objects])
+    assert list(found.label) == labels
+    assert list(found.engine) == ["face" if eng == FACE_ENG else "yolo" for _, eng in objects]
+    if identities is None:
+        assert IDENTITY not in found.data
+    else:
+        assert list(found.data[IDENTITY]) == identities

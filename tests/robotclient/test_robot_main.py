@@ -54,7 +54,6 @@ def test_token_file_is_read(tmp_path: Path) -> None:
         # a readable source, so that the driver is what is refused
         (["--driver", "sim", "--source", "{frames}"], "--driver sim needs --source sim"),
         (["--follow", "unknown"], "--follow needs a person's name"),
-        (["--follow", "obama", "--protocol", "legacy"], "--follow needs --protocol v1"),
         (["--source", "sim:people", "--sim-photo-dir", "/no/such"], "cannot read the photo /no/such/"),
     ],
 )
