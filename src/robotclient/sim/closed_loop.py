@@ -93,15 +93,20 @@ class ClosedLoopReport:
                 inside += 1
         return inside / len(scored)
 
-    def count(self, *, after: int = 0, **conditions: object) -> int:
-        """Records from `after` on whose fields equal `conditions` (e.g. other_nearer=True)."""
-        return sum(
-            all(getattr(r, name) == value for name, value in conditions.items()) for r in self.records[after:]
-        )
+    @property
+    def other_nearer_frames(self) -> int:
+        """Frames where someone else in view was nearer the robot than the person followed."""
+        return sum(r.other_nearer for r in self.records)
 
-    def others_chosen(self, field_name: str, person: str, after: int = 0) -> int:
-        """Records from `after` on where `field_name` (target_person, largest_person) is someone else."""
-        return sum(getattr(r, field_name) not in (None, person) for r in self.records[after:])
+    @property
+    def wrong_target_frames(self) -> int:
+        """Frames where the robot's target was someone else."""
+        return sum(r.target_person not in (None, self.followed) for r in self.records)
+
+    @property
+    def nearest_rule_wrong_frames(self) -> int:
+        """Frames where the largest person box (what "follow the nearest" picks) was someone else."""
+        return sum(r.largest_person not in (None, self.followed) for r in self.records)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -114,9 +119,9 @@ class ClosedLoopReport:
             "within_10pct_truth": round(self.within_fraction(0.1, use_truth=True), 4),
             "within_10pct_tracked": round(self.within_fraction(0.1, use_truth=False), 4),
             "followed": self.followed,
-            "other_nearer_frames": self.count(other_nearer=True),
-            "wrong_target_frames": self.others_chosen("target_person", self.followed),
-            "nearest_rule_wrong_frames": self.others_chosen("largest_person", self.followed),
+            "other_nearer_frames": self.other_nearer_frames,
+            "wrong_target_frames": self.wrong_target_frames,
+            "nearest_rule_wrong_frames": self.nearest_rule_wrong_frames,
         }
 
 

@@ -70,9 +70,9 @@ def test_every_frame_was_answered(report: ClosedLoopReport) -> None:
 
 
 def test_the_other_person_is_nearer_and_the_nearest_rule_would_follow_him(report: ClosedLoopReport) -> None:
-    assert report.count(other_nearer=True) >= 0.9 * STEPS, report.summary()
+    assert report.other_nearer_frames >= 0.9 * STEPS, report.summary()
     # What the robot without --follow would do: the largest person box is Biden's most of the time.
-    assert report.others_chosen("largest_person", FOLLOW) >= 0.75 * STEPS, report.summary()
+    assert report.nearest_rule_wrong_frames >= 0.75 * STEPS, report.summary()
 
 
 def test_acquires_the_named_person(report: ClosedLoopReport) -> None:
@@ -88,7 +88,7 @@ def test_keeps_the_named_person_centred(report: ClosedLoopReport) -> None:
 
 
 def test_never_follows_the_other_person(report: ClosedLoopReport) -> None:
-    assert report.others_chosen("target_person", FOLLOW) == 0, report.summary()
+    assert report.wrong_target_frames == 0, report.summary()
     # Held through every crossing (Obama hidden for a few frames each time): following to the end.
     acquired = report.acquisition_frame or 0
     assert all(r.state is State.FOLLOW for r in report.records[acquired:]), report.summary()
