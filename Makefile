@@ -21,7 +21,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q --only-binary dlib-bin -e '.[dev,demo,recognition]'
+	$(PIP) install -q --only-binary dlib-bin -e '.[dev,demo,recognition,cpu]'
 	touch $@
 
 install: $(STAMP)

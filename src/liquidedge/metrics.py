@@ -76,6 +76,12 @@ class ServiceMetrics:
             ["service", "engine", "version"],
             registry=self.registry,
         )
+        self.backend_info = Gauge(
+            "liquidedge_backend_info",
+            "1 for the inference backend and precision an engine runs on; fallback=true when not the preferred one",
+            ["service", "engine", "backend", "precision", "fallback"],
+            registry=self.registry,
+        )
         self.model_swaps = Counter(
             "liquidedge_model_swaps",
             "Model versions offered to an engine, by outcome (accepted, refused)",

@@ -15,7 +15,7 @@ from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common,
 from liquidedge.legacy import robot_pb2_grpc
 from liquidedge.server import ServiceBinding
 from liquidedge.service import ServiceHandle, start_detector
-from yolodetection.backends.factory import BACKEND_NAMES, DEVICE_NAMES, create_backend
+from yolodetection.backends.factory import BACKEND_NAMES, DEVICE_NAMES, Selected, select_backend
 from yolodetection.batching import (
     DEFAULT_MAX_BATCH_CPU,
     DEFAULT_MAX_BATCH_GPU,
@@ -24,6 +24,7 @@ from yolodetection.batching import (
     DynamicBatcher,
 )
 from yolodetection.cfg import builtin_cfg
+from yolodetection.cpu_flags import add_cpu_backend_flags, graph_options, report_selection
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.model_files import DEFAULT_MODEL, ModelFiles
 from yolodetection.servicer import LegacyYoloServicer
@@ -47,9 +48,10 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--backend",
         "YOLO_BACKEND",
-        default="opencv",
+        default="auto",
         choices=list(BACKEND_NAMES),
-        help="inference backend: opencv (cv2.dnn) or torch (PyTorch, the GPU path; needs the torch extra)",
+        help="inference backend: auto (openvino where installed, else opencv; torch for --device cuda), "
+        "opencv (cv2.dnn), torch (PyTorch, the GPU path), onnxruntime, openvino",
     )
     parser.env_flag(
         "--device", "YOLO_DEVICE", default="auto", choices=list(DEVICE_NAMES), help="where the network runs"
@@ -59,8 +61,8 @@ def build_parser() -> EnvDefaultsParser:
         "YOLO_MAX_BATCH",
         default=0,
         type=int,
-        help=f"dynamic batching: most frames per forward pass; 0 = {DEFAULT_MAX_BATCH_GPU} on a GPU, "
-        f"{DEFAULT_MAX_BATCH_CPU} on CPU; 1 = off",
+        help=f"dynamic batching: most frames per forward pass; 0 = {DEFAULT_MAX_BATCH_GPU} on a GPU, 1 with "
+        f"OpenVINO (its infer requests overlap concurrent frames), {DEFAULT_MAX_BATCH_CPU} otherwise; 1 = off",
     )
     parser.env_flag(
         "--max-queue-delay-ms",
@@ -83,6 +85,7 @@ def build_parser() -> EnvDefaultsParser:
         "--nms-threshold", "YOLO_NMS_THRESHOLD", default=0.45, type=float, help="NMS IoU threshold"
     )
     parser.env_flag("--instances", "YOLO_INSTANCES", default=1, type=int, help="networks run in parallel")
+    add_cpu_backend_flags(parser)
     return parser
 
 
@@ -106,26 +109,39 @@ def yolo_settings(args: argparse.Namespace) -> YoloSettings:
 
 def check_files(args: argparse.Namespace, files: ModelFiles) -> None:
     random_ok = args.allow_random_weights and args.backend == "torch"
-    for path in (files.cfg, files.names) if random_ok else (files.cfg, files.weights, files.names):
+    needed = (files.cfg, files.names) if random_ok else (files.cfg, files.weights, files.names)
+    if args.onnx:  # the graph replaces cfg and weights; a version directory brings its names
+        needed = () if Path(args.onnx).is_dir() else (files.names,)
+    for path in needed:
         if not path.is_file():
             raise FileNotFoundError(f"YOLO model file missing: {path} (run `make models`)")
 
 
-def load_engine(args: argparse.Namespace) -> YoloEngine | DynamicBatcher:
-    """The engine, behind a dynamic batcher unless --max-batch is 1."""
+def load_engine(
+    args: argparse.Namespace, selected: list[Selected] | None = None
+) -> YoloEngine | DynamicBatcher:
+    """The engine, behind a dynamic batcher unless --max-batch is 1; `selected` gets the choice."""
     files = model_files(args)
     check_files(args, files)
-    device = args.device
-    backend = create_backend(
+    chosen = select_backend(
         args.backend,
         files,
-        device=device,
+        device=args.device,
         instances=args.instances,
         allow_random_weights=args.allow_random_weights,
+        graph=graph_options(args),
     )
-    engine = YoloEngine(backend, files.class_names(), files.input_size(), yolo_settings(args))
-    max_batch = args.max_batch or (
-        DEFAULT_MAX_BATCH_GPU if backend.device.startswith("cuda") else DEFAULT_MAX_BATCH_CPU
+    if selected is not None:
+        selected.append(chosen)
+    backend = chosen.backend
+    names = getattr(backend, "names", None) or files.names
+    input_wh = getattr(backend, "input_wh", None) or files.input_size()
+    class_names = ModelFiles(files.cfg, files.weights, names).class_names()
+    engine = YoloEngine(backend, class_names, input_wh, yolo_settings(args))
+    max_batch = (
+        args.max_batch
+        or getattr(backend, "preferred_max_batch", 0)
+        or (DEFAULT_MAX_BATCH_GPU if backend.device.startswith("cuda") else DEFAULT_MAX_BATCH_CPU)
     )
     warmup = getattr(backend, "warmup", None)
     if warmup is not None:  # torch: cuDNN autotuning and CUDA graphs before the first frame
@@ -148,6 +164,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     check_common(parser, args)
     try:
         yolo_settings(args)
+        graph_options(args)
         BatchingSettings(max_batch=args.max_batch or 1, max_queue_delay_ms=args.max_queue_delay_ms)
     except ValueError as error:
         parser.error(str(error))
@@ -171,14 +188,18 @@ def start(args: argparse.Namespace) -> ServiceHandle:
     """Serve YOLO on `args.host:args.port` (0 picks a port); SERVING once loaded and warm.
 
     The batcher, when there is one, is closed with the service (`start_detector` closes an
-    engine that has `close`).
+    engine that has `close`). The backend it chose is logged and exported once it runs.
     """
-    return start_detector(
+    selected: list[Selected] = []
+    handle = start_detector(
         "yolodetection",
         "yolo",
         lambda detector: ServiceBinding(
             LegacyYoloServicer(detector), robot_pb2_grpc.add_YoloDetectionServicer_to_server, "YoloDetection"
         ),
         args,
-        lambda: load_engine(args),
+        lambda: load_engine(args, selected),
     )
+    for choice in selected:
+        report_selection(choice, handle.metrics)
+    return handle

@@ -113,9 +113,9 @@ def test_mesh_variant_flag() -> None:
         parse_variant("no-retry")
 
 
-def test_plan_on_cpu_uses_tiny_with_opencv_and_short_streams(model_dir: str) -> None:
+def test_plan_on_cpu_uses_tiny_with_the_service_default_backend_and_short_streams(model_dir: str) -> None:
     plan = make_plan(build_parser().parse_args(["--short", "--model-dir", model_dir, "--device", "cpu"]))
-    assert (plan.backend, plan.model, plan.device, plan.max_batch) == ("opencv", "yolov3-tiny", "cpu", 8)
+    assert (plan.backend, plan.model, plan.device, plan.max_batch) == ("auto", "yolov3-tiny", "cpu", 8)
     assert plan.streams == (1, 4) and not plan.random_weights
 
 
@@ -132,10 +132,29 @@ def test_plan_without_weights_runs_torch_on_random_weights(tmp_path: Path) -> No
 def test_in_process_run_writes_a_complete_report(model_dir: str, tmp_path: Path) -> None:
     path = tmp_path / "bench.json"
     argv = ["--short", "--skip-grpc", "--streams", "2", "--measure-s", "0.2", "--model-dir", model_dir]
-    assert main([*argv, "--device", "cpu", "--json", str(path)]) == 0
+    # Batching asked for explicitly (the OpenVINO default runs without the batcher).
+    assert main([*argv, "--device", "cpu", "--max-batch", "8", "--json", str(path)]) == 0
     document = json.loads(path.read_text())
     cases = {(r["case"], r["streams"]) for r in document["results"]}
     assert {("model:batch-1", 1), ("model:batch-8", 1), ("inproc:yolo", 2), ("inproc:mesh-work", 2)} <= cases
+    assert ("baseline:original-sequential", 1) in cases
     assert all(r["frames"] > 0 and r["errors"] == 0 for r in document["results"])
     assert document["info"]["yolo_weights"] == "trained"
     assert any(r["name"] == "batched / unbatched (in-process)" for r in document["ratios"])
+
+
+def test_judged_ratios_compare_the_mesh_with_the_original_measured_in_the_same_run() -> None:
+    from meshtools.bench.baseline import BASELINE_CASE, baseline_ratios
+
+    results = [
+        result(BASELINE_CASE, 1, 10.0, p50=100.0),
+        result("grpc:mesh", 1, 15.0, p50=55.0),
+        result("grpc:mesh", 4, 19.0, p50=200.0),
+    ]
+    found = {(r.name, r.streams): r for r in baseline_ratios(results)}
+    fps = found[("mesh / original (frames/s)", 4)]
+    p50 = found[("mesh / original (p50)", 1)]
+    assert fps.value == pytest.approx(1.9) and "MISSES" in fps.note and ">= 2" in fps.note
+    assert p50.value == pytest.approx(0.55) and "meets" in p50.note and "<= 0.6" in p50.note
+    # Without the baseline there is nothing to judge against.
+    assert baseline_ratios(results[1:]) == []

@@ -258,7 +258,7 @@ def v1_request(frame: SampleFrame, number: int) -> detection_pb2.DetectRequest:
 @pytest.mark.parametrize(
     "flags",
     [
-        ("--max-batch", "4", "--max-queue-delay-ms", "20"),  # batching on, opencv backend
+        ("--max-batch", "4", "--max-queue-delay-ms", "20"),  # batching on, the default backend
         ("--max-batch", "4", "--backend", "torch", "--device", "cpu"),  # the torch backend, batched
     ],
 )

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 
 from liquidedge.config import EnvDefaultsParser
+from meshtools.bench.baseline import baseline_ratios, describe_baseline, run_baseline
 from meshtools.bench.grpc_cases import NO_SHEDDING, grpc_stream, service_flags
 from meshtools.bench.inprocess import InProcessEngines, decode_work, model_only_work
 from meshtools.bench.load import CaseResult, Stream, run_closed_loop, run_repeated
@@ -104,7 +105,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     from yolodetection.backends.factory import cuda_available
 
     on_gpu = args.device != "cpu" and cuda_available()
-    backend = args.backend or ("torch" if on_gpu else "opencv")
+    # On a CPU the YOLO service's own default (auto: OpenVINO where installed, else OpenCV).
+    backend = args.backend or ("torch" if on_gpu else "auto")
     model = args.model or ("yolov3" if on_gpu else "yolov3-tiny")
     weights = Path(args.model_dir) / f"{model}.weights"
     random_weights = not weights.is_file()
@@ -115,7 +117,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     max_batch = args.max_batch or (32 if on_gpu else 8)
     yolo_flags = [
         *("--model-dir", args.model_dir, "--model", model, "--backend", backend, "--device", args.device),
-        *("--max-batch", str(max_batch), "--max-queue-delay-ms", str(args.max_queue_delay_ms)),
+        # Unless asked, the service's own batching default (none with OpenVINO: see docs/cpu.md).
+        *(("--max-batch", str(args.max_batch)) if args.max_batch else ()),
+        *("--max-queue-delay-ms", str(args.max_queue_delay_ms)),
         *(("--allow-random-weights", "true") if random_weights else ()),
     ]
     streams = parse_streams(args.streams) if args.streams else (SHORT_STREAMS if args.short else FULL_STREAMS)
@@ -307,11 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     frames = sample_frames()
     engines = InProcessEngines.build(frames, [*plan.yolo_flags, "--log-level", "WARNING"], [])
+    info["yolo_runs"] = f"{engines.yolo.backend.name} {getattr(engines.yolo.backend, 'precision', 'fp32')}"
     runner = Runner(plan)
     services = None
     try:
         run_model_only(runner, engines)
         services = None if args.skip_grpc else start_services(plan, args.model_dir)
+        run_baseline(runner, frames, args.model_dir)
         run_streams(runner, engines, services, frames)
         if services is not None:
             run_mesh_variants(runner, services, frames, variants)
@@ -321,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             services.stop()
     ratios = compute_ratios(
         runner.results, plan.streams, max_batch=plan.max_batch, mesh_variants=[name for name, _ in variants]
-    )
+    ) + baseline_ratios(runner.results)
+    info.update(describe_baseline())
     info["wall_s"] = round(time.perf_counter() - started, 1)
     print()
     print(" ".join(f"{key}={value}" for key, value in info.items()))

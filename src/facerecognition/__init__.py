@@ -1,0 +1,1 @@
+"""Face recognition: dlib embeddings of face boxes matched against a versioned gallery of people."""
