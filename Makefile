@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 MODEL_DIR ?= models
 STAMP := $(VENV)/.installed
-PROTOS := protos/liquidedge/v1/detection.proto protos/liquidedge/legacy/robot.proto
+PROTOS := protos/liquidedge/v1/detection.proto protos/liquidedge/v1/gallery.proto protos/liquidedge/legacy/robot.proto
 
 .PHONY: install run test lint protos models clean
 # Each area adds its own targets and test prerequisites (TEST_DEPS) in mk/<area>.mk.

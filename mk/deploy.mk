@@ -35,6 +35,7 @@ IMAGES := \
 	objectdetection:docker/Dockerfile:objectdetection \
 	facedetection:docker/Dockerfile:facedetection \
 	yolodetection:docker/Dockerfile:yolodetection \
+	facerecognition:docker/Dockerfile:facerecognition \
 	robotclient:docker/Dockerfile:robotclient \
 	cameragateway:docker/Dockerfile:cameragateway \
 	yolodetection-cuda:docker/cuda.Dockerfile:yolodetection-cuda

@@ -16,7 +16,8 @@ import pytest
 
 from liquidedge.service import ServiceHandle
 from meshtools.samples import SampleFrame, sample_frames
-from servicekit import start_aggregator, start_face, start_yolo
+from support.calls import open_channel
+from support.services import start_aggregator, start_face, start_yolo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,12 +65,11 @@ def aggregator_service(face_service: ServiceHandle, yolo_service: ServiceHandle)
 def channel_to() -> Iterator[Callable[[int], grpc.Channel]]:
     opened: list[grpc.Channel] = []
 
-    def open_channel(port: int) -> grpc.Channel:
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        opened.append(channel)
-        return channel
+    def open_one(port: int) -> grpc.Channel:
+        opened.append(open_channel(port))
+        return opened[-1]
 
-    yield open_channel
+    yield open_one
     for channel in opened:
         channel.close()
 

@@ -1,31 +1,100 @@
-"""The mesh as three OS processes, the way `make run` starts it."""
+"""The mesh as OS processes, the way `make run` starts it (face, YOLO, recognition, aggregator)."""
 
 from __future__ import annotations
 
+import os
 import signal
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import pytest
 
-from meshtools.localmesh import LocalMesh, free_port
-from support.calls import detect, metric_sum, scrape
+from facerecognition.model_files import photo_dir
+from meshtools.localmesh import LocalMesh
+from meshtools.samples import photo_frames
+from support.calls import detect, wait_metric
+from support.ports import bindable, free_port
 from support.waiting import wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make(target: str, store: Path, model_dir: str, *variables: str) -> None:
+    """`make TARGET` as a user runs it, on a model store (and cache) of the test's own."""
+    env = {**os.environ, "MODELSTORE_CACHE_DIR": str(store.parent / "cli-cache")}
+    command = [
+        "make",
+        "-C",
+        str(REPO),
+        target,
+        f"MODELSTORE_URL={store}",
+        f"MODEL_DIR={model_dir}",
+        *variables,
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
-def mesh(model_dir: str):
-    with LocalMesh(model_dir) as running:
+def store(tmp_path_factory: pytest.TempPathFactory, model_dir: str) -> Path:
+    path = tmp_path_factory.mktemp("e2e") / "store"
+    make("gallery-default", path, model_dir)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mesh(model_dir: str, store: Path):
+    with LocalMesh(model_dir, model_store=str(store), model_cache_dir=str(store.parent / "cache")) as running:
         yield running
 
 
-def test_three_processes_answer_through_the_aggregator(mesh: LocalMesh, astronaut_jpeg: bytes) -> None:
+def test_four_processes_answer_through_the_aggregator(mesh: LocalMesh, astronaut_jpeg: bytes) -> None:
     reply = detect(mesh.address, astronaut_jpeg)
-    assert [d.label for d in reply.detections if d.engine == "face"] == ["face"]
-    assert {e.engine for e in reply.engines if e.ok} == {"face", "yolo"}
+    faces = [d for d in reply.detections if d.engine == "face"]
+    assert [(d.label, d.attributes["identity"]) for d in faces] == [("face", "unknown")]  # a stranger
+    assert {e.engine for e in reply.engines if e.ok} == {"face", "yolo", "recognition"}
+
+
+def identity_of(address: str, jpeg: bytes) -> tuple[str, str]:
+    reply = detect(address, jpeg, timeout_s=30)
+    (face,) = [d for d in reply.detections if d.engine == "face"]
+    return face.attributes["identity"], face.attributes["gallery_version"]
+
+
+def test_make_enroll_is_picked_up_by_the_running_mesh(
+    mesh: LocalMesh, model_dir: str, store: Path, tmp_path: Path
+) -> None:
+    obama2 = next(f for f in photo_frames(photo_dir(model_dir)) if f.name == "obama2").jpeg
+    before, version = identity_of(mesh.address, obama2)
+    assert before == "obama"
+    # A new folder: Obama enrolled as "barack" from his other photo; the folder replaces the gallery.
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    (folder / "barack.jpg").write_bytes((photo_dir(model_dir) / "obama.jpg").read_bytes())
+    subprocess.run(
+        [
+            "make",
+            "-C",
+            str(REPO),
+            "enroll",
+            f"FACES={folder}",
+            f"MODELSTORE_URL={store}",
+            f"MODEL_DIR={model_dir}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    # No restart: the recognition service sees the channel move and names him anew.
+    renamed = wait_for(
+        lambda: (answer := identity_of(mesh.address, obama2))[0] == "barack" and answer,
+        timeout_s=15,
+        what="the new gallery in the running mesh",
+    )
+    assert renamed[1] != version
 
 
 def test_sigterm_drains_in_flight_frames_then_exits_cleanly(model_dir: str, astronaut_jpeg: bytes) -> None:
@@ -35,13 +104,9 @@ def test_sigterm_drains_in_flight_frames_then_exits_cleanly(model_dir: str, astr
     hold = ["--max-batch", "8", "--max-queue-delay-ms", "800", "--metrics-port", str(metrics_port)]
     with LocalMesh(model_dir, extra_args={"yolo": ["--shutdown-grace-s", "10", *hold]}) as mesh:
         yolo = mesh.services["yolo"]
-
-        def in_flight() -> float:
-            return metric_sum(scrape("127.0.0.1", metrics_port), "liquidedge_frames_in_flight")
-
         with ThreadPoolExecutor(6) as pool:
             calls = [pool.submit(detect, yolo.address, astronaut_jpeg) for _ in range(6)]
-            wait_for(lambda: in_flight() == 6, timeout_s=20, what="six frames in flight in YOLO")
+            wait_metric(metrics_port, "liquidedge_frames_in_flight", 6, timeout_s=20)
             yolo.signal(signal.SIGTERM)
             replies = [call.result() for call in calls]
         assert [(r.engines[0].engine, r.engines[0].ok) for r in replies] == [("yolo", True)] * 6
@@ -57,13 +122,26 @@ def test_sigterm_drains_in_flight_frames_then_exits_cleanly(model_dir: str, astr
 DEMO_ARGS = ("--view-port", "-1", "--frames", "10", "--fps", "0")
 
 
-def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str) -> None:
-    for _ in range(20):  # the demo uses base, base+2 and base+4
+def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"  # its own: the module's store is changed by `make enroll`
+    make("gallery-default", store, model_dir)
+    for _ in range(20):  # the demo uses base, base+2, base+4 and base+6
         base = free_port()
-        if base < 65000 and all(free_port_is(base + k) for k in (2, 4)):
+        if base < 65000 and all(bindable(base + k) for k in (2, 4, 6)):
             break
+    gallery = ["--model-store", str(store), "--model-cache-dir", str(store.parent / "demo-cache")]
     result = subprocess.run(
-        [sys.executable, "-m", "meshtools.demo", "--model-dir", model_dir, "--port", str(base), *DEMO_ARGS],
+        [
+            sys.executable,
+            "-m",
+            "meshtools.demo",
+            "--model-dir",
+            model_dir,
+            "--port",
+            str(base),
+            *gallery,
+            *DEMO_ARGS,
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -71,14 +149,8 @@ def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("frame")]
     assert len(lines) == 10
-    assert any("astronaut" in line and "face 0.9" in line for line in lines)
+    assert any("astronaut" in line and "face 0.9" in line and "(unknown" in line for line in lines)
+    # The photos of the default gallery's people come back named.
+    assert any("obama2" in line and "(obama 0." in line for line in lines)
+    assert any(" biden " in line and "(biden 0." in line for line in lines)
     assert "same work in-process" in result.stdout
-
-
-def free_port_is(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -22,13 +22,6 @@ TILE_WH = (480, 360)
 _BADGE_BGR = {"online": (80, 200, 80), "degraded": (0, 170, 255), "offline": (60, 60, 230)}
 
 
-def caption(label: str, confidence: float, identity: object) -> str:
-    """`person 0.87`, or the name a recogniser gave: `face: Ada 0.91`."""
-    if identity not in (None, "", "unknown"):
-        return f"{label}: {identity} {confidence:.2f}"
-    return f"{label} {confidence:.2f}"
-
-
 def _decode(jpeg: bytes) -> np.ndarray | None:
     return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
 
@@ -37,12 +30,7 @@ def annotated_image(answer: Answer) -> np.ndarray | None:
     image = _decode(answer.frame.jpeg)
     if image is None:
         return None
-    found = answer.detections
-    captions = [
-        caption(str(found.label[i]), float(found.confidence[i]), found.attributes(i).get("identity"))
-        for i in range(len(found))
-    ]
-    return draw_detections(image, found, captions)
+    return draw_detections(image, answer.detections)  # a recognised face carries its name
 
 
 class Annotator:

@@ -10,14 +10,11 @@ import argparse
 
 from cameragateway.registration import RegistrationError, read_cameras_file
 from liquidedge.config import EnvDefaultsParser, parse_bool
-from liquidedge.security import is_loopback, read_tokens
+from liquidedge.security import holds_placeholder, is_loopback
 
 DEFAULT_PORT = 8080
 PROTOCOL = "http"  # what DEFAULT_PORT serves (the other programs serve gRPC)
 DEFAULT_METRICS_PORT = 9180
-# What the Kubernetes Secret ships with (kube/base/cameragateway-tokens.yaml): refused at start-up,
-# so a deployment cannot run on a token that is public in the repository.
-PLACEHOLDER_TOKEN = "replace-me"
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -263,7 +260,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         )
     try:
         for path in (args.camera_tokens_file, args.operator_token_file, args.mesh_token_file):
-            if path and any(t.startswith(PLACEHOLDER_TOKEN) for t in read_tokens(path)):
+            if path and holds_placeholder(path):
                 parser.error(
                     f"{path} still holds the placeholder token: put your own tokens in it (one per line)"
                 )

@@ -1,1 +1,2 @@
-"""Face recognition: dlib embeddings of face boxes matched against a versioned gallery of people."""
+"""Face recognition: dlib embeddings of face boxes matched against a versioned gallery of people; the
+mesh's recognition service."""

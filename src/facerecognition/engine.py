@@ -6,6 +6,8 @@ in production). Per box, `Detections.data` gets:
     identity         a person's name, or "unknown"
     distance         distance to the nearest enrolled embedding (absent when not embedded)
     gallery_version  the gallery version that produced the identity (absent without a gallery)
+    unrecognised     why a face was not matched at all: too_small, over_limit, late or
+                     no_gallery (absent when it was matched, whatever the answer)
 
 An embedding costs ~85 ms of one CPU core, so the engine spends them carefully: only faces
 at least `min_face` pixels on their shorter side (smaller ones give unreliable embeddings),
@@ -22,11 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from facerecognition.embedder import Embedder, FaceAligner, LocalEmbedder, ProcessEmbedder
-from facerecognition.gallery import UNKNOWN
-from facerecognition.holder import GalleryHolder
-from facerecognition.model_files import RecognitionModelFiles
+from facerecognition.gallery import UNKNOWN, Gallery
+from facerecognition.model_files import EMBEDDING_SIZE, RecognitionModelFiles
 from facerecognition.tracker import IdentityTracker, appearance
 from liquidedge.detections import Detections
+from liquidedge.metrics import ServiceMetrics
+from liquidedge.modelslot import ModelSlot
 
 # Measured on the fetched photos (docs/recognition.md): same person <= 0.47 down to 60 px
 # faces at JPEG quality 50, different people >= 0.78, boxes that are not faces >= 0.68.
@@ -87,32 +90,57 @@ class Recognition:
     report: RecognitionReport
 
 
+def gallery_slot(gallery: Gallery | None = None, metrics: ServiceMetrics | None = None) -> ModelSlot[Gallery]:
+    """The slot a recognition engine reads its gallery from (holding `gallery`, when given).
+
+    A gallery is plain numpy, freed when the last frame using it ends; its smoke test matches
+    one embedding against it, which catches a gallery that loaded but cannot be used.
+    """
+    slot: ModelSlot[Gallery] = ModelSlot("recognition", smoke=smoke_test, metrics=metrics)
+    if gallery is not None:
+        slot.offer(gallery.version, lambda: gallery)
+    return slot
+
+
+def smoke_test(gallery: Gallery) -> None:
+    # What the engine will feed it: one embedding of the network's size.
+    match = gallery.match(np.zeros(EMBEDDING_SIZE, np.float32), DEFAULT_THRESHOLD)
+    if not (match.name == UNKNOWN or match.name in gallery.people):
+        raise ValueError(f"gallery {gallery.version} matched a zero vector to {match.name!r}")
+
+
 class RecognitionEngine:
-    """Thread-safe: concurrent frames share the aligner pool and the embedder."""
+    """Thread-safe: concurrent frames share the aligner pool and the embedder.
+
+    The gallery comes from a `ModelSlot`: each frame leases the version it starts with and
+    is matched wholly against it, while a new version can be swapped in for the next frames.
+    """
 
     name = "recognition"
 
     def __init__(
-        self, aligner: FaceAligner, embedder: Embedder, holder: GalleryHolder, settings: RecognitionSettings
+        self,
+        aligner: FaceAligner,
+        embedder: Embedder,
+        slot: ModelSlot[Gallery],
+        settings: RecognitionSettings,
     ) -> None:
         self.aligner = aligner
         self.embedder = embedder
-        self.holder = holder
+        self.slot = slot
         self.settings = settings
 
     @classmethod
     def build(
-        cls, files: RecognitionModelFiles, holder: GalleryHolder, settings: RecognitionSettings
+        cls, files: RecognitionModelFiles, slot: ModelSlot[Gallery], settings: RecognitionSettings
     ) -> RecognitionEngine:
         files.check()
-        if files.model_id != holder.model_id:
-            raise ValueError(f"holder expects model {holder.model_id!r}, files are {files.model_id!r}")
         embedder: Embedder = (
             ProcessEmbedder(files.resnet, settings.workers)
             if settings.workers
             else LocalEmbedder(files.resnet)
         )
-        return cls(FaceAligner(files.predictor, settings.aligners), embedder, holder, settings)
+        return cls(FaceAligner(files.predictor, settings.aligners), embedder, slot, settings)
 
     def close(self) -> None:
         self.embedder.close()
@@ -146,20 +174,39 @@ class RecognitionEngine:
     ) -> Recognition:
         """Identify `faces` in `image_bgr`. `deadline` is a time.monotonic() instant."""
         start = time.monotonic()
-        gallery = self.holder.current  # one version for the whole frame
-        n = len(faces)
-        identity = np.full(n, UNKNOWN, dtype=object)
-        distance = np.full(n, np.nan)
-        if gallery is None:
+        if self.slot.version is None:
+            n = len(faces)
             out = faces.with_data(
-                identity=identity, distance=distance, gallery_version=np.full(n, None, object)
+                identity=np.full(n, UNKNOWN, dtype=object),
+                distance=np.full(n, np.nan),
+                gallery_version=np.full(n, None, object),
+                unrecognised=np.full(n, "no_gallery", dtype=object),
             )
             return Recognition(
                 out, RecognitionReport(None, faces=n, no_gallery=n, seconds=time.monotonic() - start)
             )
+        with self.slot.lease() as lease:  # one version for the whole frame, however long it takes
+            return self._recognize(image_bgr, faces, lease.model, deadline, tracker, start)
+
+    def _recognize(
+        self,
+        image_bgr: np.ndarray,
+        faces: Detections,
+        gallery: Gallery,
+        deadline: float | None,
+        tracker: IdentityTracker | None,
+        start: float,
+    ) -> Recognition:
+        n = len(faces)
+        identity = np.full(n, UNKNOWN, dtype=object)
+        distance = np.full(n, np.nan)
+        # Why a face was not matched at all (None for those that were): said on the box itself.
+        unrecognised = np.full(n, "too_small", dtype=object)
         version = gallery.version
         ranked = self._big_enough_largest_first(faces)
         chosen = ranked[: self.settings.max_faces]
+        unrecognised[ranked] = "over_limit"
+        unrecognised[chosen] = "late"
         slots = None
         if tracker is not None:
             chosen_set = set(chosen.tolist())
@@ -173,7 +220,7 @@ class RecognitionEngine:
             if known is None:
                 pending.append(int(i))
                 continue
-            identity[i], distance[i] = known.name, known.distance
+            identity[i], distance[i], unrecognised[i] = known.name, known.distance, None
             reused += 1
 
         embedded = 0
@@ -183,6 +230,7 @@ class RecognitionEngine:
             match = gallery.match(vector, self.settings.threshold)
             identity[i] = match.name
             distance[i] = match.distance if np.isfinite(match.distance) else np.nan
+            unrecognised[i] = None
             embedded += 1
             if slots is not None and tracker is not None:
                 tracker.record(slots[i].track_id, match.name, float(distance[i]), version)
@@ -202,6 +250,9 @@ class RecognitionEngine:
             seconds=time.monotonic() - start,
         )
         out = faces.with_data(
-            identity=identity, distance=distance, gallery_version=np.full(n, version, object)
+            identity=identity,
+            distance=distance,
+            gallery_version=np.full(n, version, object),
+            unrecognised=unrecognised,
         )
         return Recognition(out, report)

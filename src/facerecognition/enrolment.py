@@ -11,7 +11,9 @@ is rare and offline, so it can afford a better detector than the per-frame Haar 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import cv2
 import dlib
 import numpy as np
 
-from facerecognition.embedder import Embedder, FaceAligner
+from facerecognition.embedder import Embedder, FaceAligner, LocalEmbedder
 from facerecognition.gallery import Gallery, Source, check_name
 from liquidedge.engine import InstancePool
 
@@ -38,6 +40,11 @@ class EnrolmentError(ValueError):
     def __init__(self, photo: str, message: str) -> None:
         super().__init__(f"{photo}: {message}")
         self.photo = photo
+        self.reason = message
+
+    def __reduce__(self) -> tuple[type[EnrolmentError], tuple[str, str]]:
+        # Raised in an enrolment worker process and re-raised in the service: keep the type.
+        return type(self), (self.photo, self.reason)
 
 
 class UnreadablePhotoError(EnrolmentError):
@@ -150,6 +157,67 @@ class Enroller:
         if parent.model_id != self.model_id:
             raise ValueError(f"parent gallery uses model {parent.model_id!r}, the enroller {self.model_id!r}")
         return parent.with_people(enrolled)
+
+
+# Worker-process state: one enroller per enrolment worker, built by the pool's initializer.
+_worker_enroller: Enroller | None = None
+
+
+def _init_enrol_worker(predictor: str, resnet: str, model_id: str, min_face: int) -> None:
+    global _worker_enroller
+    _worker_enroller = Enroller(
+        FaceAligner(Path(predictor), 1), LocalEmbedder(Path(resnet)), model_id, min_face
+    )
+
+
+def _ready() -> bool:
+    return _worker_enroller is not None
+
+
+def _ready() -> bool:
+    return _worker_enroller is not None
+
+
+def _enrol_in_worker(photo: Photo) -> EnrolledFace:
+    if _worker_enroller is None:
+        raise RuntimeError("enrolment worker was not initialised")
+    return _worker_enroller.enrol_photo(photo)
+
+
+class ProcessEnroller:
+    """Enrolment in a worker process of its own, for a service taking photos while it serves.
+
+    Finding the face (dlib's HOG detector, up to a second on a large photo) and embedding it
+    hold the GIL for the whole call: in the server process that would stall every frame and
+    health check meanwhile. The worker is started (and its models loaded) when this is made,
+    which a service does before it says SERVING, so an enrolment never costs a start-up burst
+    of CPU beside the frames being served.
+    """
+
+    def __init__(
+        self, predictor: Path, resnet: Path, model_id: str, min_face: int = DEFAULT_ENROL_MIN_FACE
+    ) -> None:
+        self.model_id = model_id
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_enrol_worker,
+            initargs=(str(predictor), str(resnet), model_id, min_face),
+        )
+        try:
+            self._pool.submit(_ready).result()
+        except BaseException:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def enrol_person(self, name: str, photos: Sequence[Photo]) -> list[EnrolledFace]:
+        check_name(name)
+        if not photos:
+            raise ValueError(f"no photos given for {name!r}")
+        return [future.result() for future in [self._pool.submit(_enrol_in_worker, p) for p in photos]]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def forget(gallery: Gallery, name: str) -> Gallery:

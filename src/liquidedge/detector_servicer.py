@@ -1,7 +1,9 @@
-"""The v1 `Detector` service for a process that hosts one engine (face or YOLO).
+"""The v1 `Detector` service for a process that hosts one engine (face, YOLO or recognition).
 
-Both detector services answer v1 requests the same way: check the request, decode the JPEG
+The detector services answer v1 requests the same way: check the request, decode the JPEG
 within limits, run the engine, filter, answer. Only the engine differs, so it is passed in.
+A refining engine (recognition) gets the request's regions and source and answers one box
+per region, in order, unfiltered: its caller merges its answer back by index.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import grpc
 
 from liquidedge.detections import Detections
-from liquidedge.engine import Engine
+from liquidedge.engine import Engine, FrameContext, RefiningEngine
 from liquidedge.errors import BadRequestError
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits, decode_jpeg
@@ -22,6 +24,7 @@ from liquidedge.legacy import robot_pb2
 from liquidedge.messages import (
     DetectOptions,
     check_max_results,
+    detections_from_proto,
     detections_to_proto,
     parse_options,
     served_by,
@@ -65,31 +68,47 @@ class EngineRunner:
 
     def __init__(self, name: str, limits: ImageLimits, metrics: ServiceMetrics) -> None:
         self.name = name
-        self.engine: Engine | None = None
+        self.engine: Engine | RefiningEngine | None = None
         self.limits = limits
         self.metrics = metrics
 
-    def attach(self, engine: Engine) -> None:
+    def attach(self, engine: Engine | RefiningEngine) -> None:
         if engine.name != self.name:
             raise ValueError(f"runner for {self.name!r} cannot host engine {engine.name!r}")
         self.engine = engine
 
-    def run(self, jpeg: bytes, options: DetectOptions, deadline: float | None) -> FrameResult:
-        if self.engine is None:
+    def run(
+        self,
+        jpeg: bytes,
+        options: DetectOptions,
+        deadline: float | None,
+        context: FrameContext | None = None,
+    ) -> FrameResult:
+        engine = self.engine
+        if engine is None:
             raise AbortError(grpc.StatusCode.UNAVAILABLE, f"the {self.name} model is still loading")
+        context = context or FrameContext()
+        refining = isinstance(engine, RefiningEngine)
+        if len(context.regions) and not refining:
+            raise BadRequestError(f"the {self.name} engine finds its own boxes: send no regions")
         frame = decode_jpeg(jpeg, self.limits)
         if deadline is not None and time.monotonic() >= deadline:
             raise AbortError(
                 grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the engine could start"
             )
         start = time.perf_counter()
-        found = self.engine.detect(frame.image_bgr, deadline=deadline)
+        if isinstance(engine, RefiningEngine):
+            # One box per region, in order: never filtered, the caller merges by index.
+            found = engine.refine(frame.image_bgr, context, deadline)
+        else:
+            found = engine.detect(frame.image_bgr, deadline=deadline).filtered(
+                min_confidence=options.min_confidence,
+                classes=options.classes,
+                max_results=options.max_results,
+            )
         inference_s = time.perf_counter() - start
         self.metrics.observe_engine(self.name, "OK", inference_s)
-        kept = found.filtered(
-            min_confidence=options.min_confidence, classes=options.classes, max_results=options.max_results
-        )
-        return FrameResult(kept, frame.width, frame.height, frame.decode_ms, inference_s * 1000.0)
+        return FrameResult(found, frame.width, frame.height, frame.decode_ms, inference_s * 1000.0)
 
 
 def require_frame(request: detection_pb2.DetectRequest) -> None:
@@ -131,7 +150,10 @@ class DetectorServicer(detection_pb2_grpc.DetectorServicer):
         require_frame(request)
         engine_name = self.runner.name
         options = parse_options(request, (engine_name,), self.default_max_results)
-        result = self.runner.run(request.frame.jpeg, options, frame_deadline(context, options.deadline_ms))
+        frame_context = FrameContext(request.frame.source_id, detections_from_proto(request.regions))
+        result = self.runner.run(
+            request.frame.jpeg, options, frame_deadline(context, options.deadline_ms), frame_context
+        )
         total_ms = (time.perf_counter() - start) * 1000.0
         return detection_pb2.DetectResponse(
             frame_number=request.frame.number,

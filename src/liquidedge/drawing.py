@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from liquidedge.detections import Detections
+from liquidedge.messages import UNKNOWN_IDENTITY
 
 
 def label_color_bgr(label: str) -> tuple[int, int, int]:
@@ -19,15 +20,29 @@ def label_color_bgr(label: str) -> tuple[int, int, int]:
     return int(b), int(g), int(r)
 
 
+def caption(label: str, confidence: float, identity: object = None) -> str:
+    """`person 0.87`, or with the name a recogniser gave the box: `face: Ada 0.91`."""
+    if isinstance(identity, str) and identity not in ("", UNKNOWN_IDENTITY):
+        return f"{label}: {identity} {confidence:.2f}"
+    return f"{label} {confidence:.2f}"
+
+
 def draw_detections(
     image_bgr: np.ndarray, found: Detections, captions: Sequence[str] = (), lines: Sequence[str] = ()
 ) -> np.ndarray:
-    """A copy of the frame with boxes, labels and status lines; `captions` overrides per-box text."""
+    """A copy of the frame with boxes, captions (the name on a recognised face) and status lines;
+    `captions` overrides per-box text."""
     canvas = image_bgr.copy()
+    identities = found.data.get("identity")
     for i, (x1, y1, x2, y2) in enumerate(found.xyxy.astype(int)):
         color = label_color_bgr(str(found.label[i]))
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
-        text = captions[i] if i < len(captions) else f"{found.label[i]} {found.confidence[i]:.2f}"
+        identity = None if identities is None else identities[i]
+        text = (
+            captions[i]
+            if i < len(captions)
+            else caption(str(found.label[i]), float(found.confidence[i]), identity)
+        )
         cv2.putText(
             canvas, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA
         )

@@ -1,7 +1,9 @@
 """What every detection engine looks like to the services that host it.
 
 Engines are plain numpy: a BGR image in, `Detections` out, no gRPC. The shared servicer in
-`liquidedge.detector_servicer` hosts any object of this shape.
+`liquidedge.detector_servicer` hosts any object of either shape below: an `Engine` finds
+its own boxes; a `RefiningEngine` labels boxes another engine found (the recognition engine
+names the face engine's boxes), which the aggregator sends it as the request's regions.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Generic, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +26,31 @@ class Engine(Protocol):
 
     def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
         """Find objects. `deadline` (time.monotonic seconds) lets queueing engines drop stale work."""
+        ...
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """What a refining engine needs besides the pixels: whose frame, and which boxes to label."""
+
+    source_id: str = ""
+    regions: Detections = field(default_factory=Detections.empty)
+
+
+@runtime_checkable
+class RefiningEngine(Protocol):
+    """Labels the boxes of another engine; safe to call from many threads at once.
+
+    Answers exactly one detection per region, in the regions' order (the boxes as given,
+    with the engine's attributes in `data`), so the caller can merge by index.
+    """
+
+    name: str
+
+    def refine(
+        self, image_bgr: np.ndarray, context: FrameContext, deadline: float | None = None
+    ) -> Detections:
+        """`deadline` (time.monotonic seconds): work that would end later is left undone."""
         ...
 
 

@@ -19,7 +19,12 @@ from liquidedge.legacy import robot_pb2
 from liquidedge.v1 import detection_pb2
 
 MAX_RESULTS_LIMIT = 1000
-KNOWN_ENGINES = ("face", "yolo")
+# Every engine name a request may carry ("recognition" names the face engine's boxes).
+KNOWN_ENGINES = ("face", "yolo", "recognition")
+# The legacy protocol names a face "face"; with names on, a recognised face is named by its identity.
+LEGACY_FACE_NAME = "face"
+# The identity of a face nobody enrolled matches, or that was not recognised (too small, late...).
+UNKNOWN_IDENTITY = "unknown"
 
 
 @dataclass(frozen=True)
@@ -139,11 +144,25 @@ def _legacy_fields(found: Detections, i: int) -> dict[str, int | float]:
     return {"confidence": float(found.confidence[i]), "x": x, "y": y, "w": w, "h": h, "r": r, "g": g, "b": b}
 
 
-def legacy_objects(found: Detections) -> list[robot_pb2.DetectedObject]:
+def _legacy_name(found: Detections, i: int, names: bool) -> str:
+    """The box's label; with `names`, a face recognised as someone is named after them."""
+    label = str(found.label[i])
+    identity = found.data.get("identity")
+    if names and label == LEGACY_FACE_NAME and identity is not None:
+        person = identity[i]
+        if isinstance(person, str) and person and person != UNKNOWN_IDENTITY:
+            return person
+    return label
+
+
+def legacy_objects(found: Detections, *, names: bool = False) -> list[robot_pb2.DetectedObject]:
+    """Legacy objects; faces are named `face` unless `names` (the operator's choice) is on."""
     eng = {"face": robot_pb2.DetectedObject.FACE, "yolo": robot_pb2.DetectedObject.YOLO}
     return [
         robot_pb2.DetectedObject(
-            name=str(found.label[i]), eng=eng.get(str(found.engine[i]), 0), **_legacy_fields(found, i)
+            name=_legacy_name(found, i, names),
+            eng=eng.get(str(found.engine[i]), 0),
+            **_legacy_fields(found, i),
         )
         for i in range(len(found))
     ]

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 LEGACY_PREFIXES = ("/ObjectDetection/", "/FaceDetection/", "/YoloDetection/")
 UNAUTHENTICATED_DETAILS = "missing or invalid bearer token (send 'authorization: Bearer <token>')"
+# What the Kubernetes Secrets ship with (kube/base/*-tokens.yaml): programs refuse to start on
+# it, so a deployment cannot run on a token that is public in the repository.
+PLACEHOLDER_TOKEN = "replace-me"
 
 
 def is_loopback(host: str) -> bool:
@@ -71,6 +74,11 @@ def read_tokens(path: str) -> frozenset[str]:
     return tokens
 
 
+def holds_placeholder(path: str) -> bool:
+    """Whether a tokens file still holds the placeholder its Secret shipped with."""
+    return any(token.startswith(PLACEHOLDER_TOKEN) for token in read_tokens(path))
+
+
 def read_token(path: str) -> str:
     return sorted(read_tokens(path))[0]
 
@@ -81,15 +89,27 @@ class BearerTokens:
     Kubelet's gRPC probes carry no token, so health stays open; the deployed robots' legacy
     protocol cannot send one, so by default it keeps its own user_id check instead. The rule is
     applied by either kind of server as a handler rewrite (`liquidedge.interceptors`).
+
+    `guarded_prefixes`, when given, limits the rule to those methods: a second set of tokens
+    for a few methods (the operators' tokens for the recognition service's `Gallery`), beside
+    the robots' tokens for the rest.
     """
 
-    def __init__(self, tokens: Iterable[str], exempt_prefixes: Iterable[str] = (HEALTH_PREFIX,)) -> None:
+    def __init__(
+        self,
+        tokens: Iterable[str],
+        exempt_prefixes: Iterable[str] = (HEALTH_PREFIX,),
+        guarded_prefixes: Iterable[str] | None = None,
+    ) -> None:
         self.tokens = tuple(t.encode() for t in tokens)
         self.exempt_prefixes = tuple(exempt_prefixes)
+        self.guarded_prefixes = None if guarded_prefixes is None else tuple(guarded_prefixes)
 
     def allows(self, details: grpc.HandlerCallDetails) -> bool:
         method = details.method or ""
         if method.startswith(self.exempt_prefixes):
+            return True
+        if self.guarded_prefixes is not None and not method.startswith(self.guarded_prefixes):
             return True
         for key, value in details.invocation_metadata or ():
             if key.lower() != "authorization":

@@ -47,14 +47,16 @@ class ServerOptions:
     # Calls must carry one of these bearer tokens (None: no token needed).
     tokens: BearerTokens | None = None
     credentials: grpc.ServerCredentials | None = None
+    # Further token rules, each for its own methods (e.g. operators' tokens for `Gallery`).
+    guards: tuple[BearerTokens, ...] = ()
 
     def rewrites(self, *, aio: bool) -> list[HandlerRewrite]:
         """What every call goes through before a servicer sees it, outermost first.
 
         Innermost: a body that does not parse is the client's mistake, not INTERNAL or UNKNOWN.
         """
-        rewrites = [] if self.tokens is None else [self.tokens.rewrite(aio=aio)]
-        return [*rewrites, functools.partial(reject_unparsable, aio=aio)]
+        rules = [rule for rule in (self.tokens, *self.guards) if rule is not None]
+        return [*(rule.rewrite(aio=aio) for rule in rules), functools.partial(reject_unparsable, aio=aio)]
 
 
 class ServingPort(Protocol):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from liquidedge.detector_servicer import DetectorServicer, EngineRunner
-from liquidedge.engine import Engine
+from liquidedge.engine import Engine, RefiningEngine
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
 from liquidedge.logs import configure_logging
@@ -103,15 +103,21 @@ def service_main(
     return run_until_signalled(name, lambda: start(args), args.shutdown_grace_s)
 
 
-def server_options(args: argparse.Namespace, **overrides: Any) -> ServerOptions:
-    """Listening options from the common flags: limits, TLS or mTLS, bearer tokens."""
+def server_options(
+    args: argparse.Namespace, *, token_exempt: Sequence[str] = (), **overrides: Any
+) -> ServerOptions:
+    """Listening options from the common flags: limits, TLS or mTLS, bearer tokens.
+
+    `token_exempt`: method prefixes the robots' tokens do not guard (methods with tokens of
+    their own, in `guards`).
+    """
     credentials = None
     if args.tls_cert:
         credentials = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca)
     tokens = None
     if args.auth_tokens_file:
         exempt = (HEALTH_PREFIX, *LEGACY_PREFIXES) if args.legacy_auth == "user-id" else (HEALTH_PREFIX,)
-        tokens = BearerTokens(read_tokens(args.auth_tokens_file), exempt)
+        tokens = BearerTokens(read_tokens(args.auth_tokens_file), (*exempt, *token_exempt))
     values = {
         "host": args.host,
         "port": args.port,
@@ -132,24 +138,29 @@ def image_limits(args: argparse.Namespace) -> ImageLimits:
 def start_detector(
     name: str,
     engine_name: str,
-    legacy: Callable[[DetectorServicer], ServiceBinding],
+    legacy: Callable[[DetectorServicer], ServiceBinding] | None,
     args: argparse.Namespace,
-    load_engine: Callable[[], Engine],
+    load_engine: Callable[[], Engine | RefiningEngine],
     *,
     options: ServerOptions | None = None,
     host: HostInfo | None = None,
+    metrics: ServiceMetrics | None = None,
+    extra_bindings: Sequence[ServiceBinding] = (),
 ) -> ServiceHandle:
     """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after.
 
-    An engine with a `close` method (a batcher's worker threads) is closed with the service.
+    `legacy`: the engine's legacy service, if it has one; `extra_bindings`: other services
+    the process serves beside it (the recognition service's `Gallery`). An engine with a
+    `close` method (a batcher's worker threads) is closed with the service.
     """
-    metrics = ServiceMetrics(name)
+    metrics = metrics or ServiceMetrics(name)
     runner = EngineRunner(engine_name, image_limits(args), metrics)
     guard = RequestGuard(metrics, args.max_in_flight)
     detector = DetectorServicer(runner, host or HostInfo.detect(), guard)
     bindings: Sequence[ServiceBinding] = (
         ServiceBinding(detector, detection_pb2_grpc.add_DetectorServicer_to_server, DETECTOR_SERVICE),
-        legacy(detector),
+        *(() if legacy is None else (legacy(detector),)),
+        *extra_bindings,
     )
     with ExitStack() as stack:
         running = create_server(bindings, options or server_options(args))

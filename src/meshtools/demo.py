@@ -1,8 +1,10 @@
 """`make run`: start the local mesh and drive it with real frames until Ctrl-C.
 
-Prints one line per frame (boxes and round-trip time) and, at the end, the mesh's round-trip
-time beside the time the same work takes in this process without gRPC, measured on the same
-frames in the same run.
+Prints one line per frame (boxes, the names of recognised faces, round-trip time) and, at the
+end, the mesh's round-trip time beside the time the same work takes in this process without
+gRPC, measured on the same frames in the same run. The frames are scikit-image's samples and
+photos of the default gallery's people (other photos than the ones enrolled), so the faces of
+Obama and Biden come back named; `make enroll FACES=...` changes who is named while it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import logging
 import sys
 import threading
 import time
+from itertools import zip_longest
+from typing import Any
 
+from facerecognition.model_files import photo_dir
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.detections import Detections
 from liquidedge.imaging import ImageLimits, decode_jpeg
@@ -21,7 +26,7 @@ from liquidedge.logs import configure_logging
 from liquidedge.stats import percentile_ms
 from liquidedge.v1 import detection_pb2
 from meshtools.localmesh import LocalMesh
-from meshtools.samples import SampleFrame, sample_frames
+from meshtools.samples import SampleFrame, photo_frames, sample_frames
 
 log = logging.getLogger("meshtools.demo")
 
@@ -31,7 +36,13 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--model-dir", "LIQUIDEDGE_MODEL_DIR", default="models", help="where `make models` put YOLO"
     )
-    parser.env_flag("--port", "DEMO_PORT", default=50051, type=int, help="aggregator port (face +2, YOLO +4)")
+    parser.env_flag(
+        "--port",
+        "DEMO_PORT",
+        default=50051,
+        type=int,
+        help="aggregator port (face +2, YOLO +4, recognition +6)",
+    )
     parser.env_flag("--view-port", "VIEW_PORT", default=8088, type=int, help="aggregator live view, -1 off")
     parser.env_flag(
         "--frames", "DEMO_FRAMES", default=0, type=int, help="stop after this many frames, 0 = Ctrl-C"
@@ -40,14 +51,34 @@ def build_parser() -> EnvDefaultsParser:
         "--fps", "DEMO_FPS", default=5.0, type=float, help="frames per second to send, 0 = flat out"
     )
     parser.env_flag("--deadline-ms", "DEMO_DEADLINE_MS", default=2000, type=int, help="per-frame deadline")
+    parser.env_flag(
+        "--model-store",
+        "MODELSTORE_URL",
+        default="var/modelstore",
+        help="model store with the face gallery (`make gallery-default` publishes one); '' runs without recognition",
+    )
+    parser.env_flag(
+        "--model-cache-dir",
+        "MODELSTORE_CACHE_DIR",
+        default="var/modelcache",
+        help="the recognition service's cache",
+    )
     return parser
 
 
+def box_text(detection: detection_pb2.Detection) -> str:
+    """`face 0.93 (obama 0.37) [x,y wxh]`: the name and match distance when the face has one."""
+    attributes = dict(detection.attributes)
+    named = ""
+    if "identity" in attributes:
+        distance = attributes.get("distance")
+        named = f" ({attributes['identity']}{'' if distance is None else f' {distance:.2f}'})"
+    box = detection.box
+    return f"{detection.label} {detection.confidence:.2f}{named} [{box.x},{box.y} {box.width}x{box.height}]"
+
+
 def describe(response: detection_pb2.DetectResponse, rtt_ms: float) -> str:
-    boxes = "  ".join(
-        f"{d.label} {d.confidence:.2f} [{d.box.x},{d.box.y} {d.box.width}x{d.box.height}]"
-        for d in response.detections
-    )
+    boxes = "  ".join(box_text(d) for d in response.detections)
     failed = [f"{e.engine}:{e.code}" for e in response.engines if not e.ok]
     status = f"  FAILED {' '.join(failed)}" if failed else ""
     return (
@@ -56,21 +87,44 @@ def describe(response: detection_pb2.DetectResponse, rtt_ms: float) -> str:
     )
 
 
-def in_process_s(frames: list[SampleFrame], model_dir: str, repeats: int) -> list[float]:
-    """Decode + face + YOLO on the same frames in this process: the mesh's floor."""
+def in_process_s(
+    frames: list[SampleFrame], model_dir: str, repeats: int, recognition: Any | None = None
+) -> list[float]:
+    """Decode + face + YOLO (+ recognition) on the same frames in this process: the mesh's floor."""
     from facedetection.engine import FaceEngine, FaceSettings
+    from facerecognition.tracker import IdentityTracker
     from yolodetection.service import build_parser as yolo_parser
     from yolodetection.service import load_engine
 
     face = FaceEngine(FaceSettings(instances=1))
     yolo = load_engine(yolo_parser().parse_args(["--model-dir", model_dir]))
+    trackers = {frame.name: IdentityTracker() for frame in frames}  # one per source, as the service
     times = []
     for frame in frames * repeats:
         start = time.perf_counter()
         image = decode_jpeg(frame.jpeg, ImageLimits()).image_bgr
-        Detections.merge([face.detect(image), yolo.detect(image)])
+        faces = face.detect(image)
+        if recognition is not None:
+            faces = recognition.recognize(image, faces, tracker=trackers[frame.name]).detections
+        Detections.merge([faces, yolo.detect(image)])
         times.append(time.perf_counter() - start)
     return times
+
+
+def recognition_in_process(model_dir: str, store: str, cache_dir: str) -> Any | None:
+    """The recognition engine on the store's current gallery, embedding in this process."""
+    from pathlib import Path
+
+    from facerecognition.engine import RecognitionEngine, RecognitionSettings, gallery_slot
+    from facerecognition.model_files import RecognitionModelFiles
+    from facerecognition.store import GalleryPlace
+    from modelstore import open_store
+
+    files = RecognitionModelFiles.in_dir(model_dir)
+    gallery = GalleryPlace(open_store(store), cache_dir=Path(cache_dir)).load_current(files.model_id)
+    if gallery is None:
+        return None
+    return RecognitionEngine.build(files, gallery_slot(gallery), RecognitionSettings(workers=0))
 
 
 def drive(client: LockstepClient, frames: list[SampleFrame], count: int, fps: float) -> list[float]:
@@ -95,13 +149,20 @@ def drive(client: LockstepClient, frames: list[SampleFrame], count: int, fps: fl
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("demo", "INFO", "text")
-    frames = sample_frames()
+    store = args.model_store or None
+    samples = sample_frames()
+    people = photo_frames(photo_dir(args.model_dir)) if store else []
+    # The people between the samples, so names come up from the first seconds.
+    frames = [f for pair in zip_longest(samples, people) for f in pair if f is not None]
     mesh = LocalMesh(
         args.model_dir,
         aggregator_port=args.port,
         face_port=args.port + 2,
         yolo_port=args.port + 4,
+        recognition_port=args.port + 6,
         view_port=args.view_port,
+        model_store=store,
+        model_cache_dir=args.model_cache_dir,
     )
     rtts_s: list[float] = []
     interrupted = False
@@ -117,12 +178,15 @@ def main(argv: list[str] | None = None) -> int:
                 interrupted = True
                 print("\nCtrl-C: stopping the mesh", flush=True)
     if not interrupted and len(rtts_s) >= len(frames):
-        local_s = in_process_s(frames, args.model_dir, repeats=max(1, min(4, len(rtts_s) // len(frames))))
+        recognition = recognition_in_process(args.model_dir, store, args.model_cache_dir) if store else None
+        repeats = max(1, min(4, len(rtts_s) // len(frames)))
+        local_s = in_process_s(frames, args.model_dir, repeats, recognition)
         mesh_p50 = percentile_ms(rtts_s[len(frames) :] or rtts_s, 50) or 0.0
         local_p50 = percentile_ms(local_s, 50) or 0.0
         print(
             f"round trip through the mesh p50 {mesh_p50:.1f} ms; same work in-process p50 {local_p50:.1f} ms "
-            f"(ratio {mesh_p50 / local_p50:.2f}; the mesh runs face and YOLO concurrently)"
+            f"(ratio {mesh_p50 / local_p50:.2f}; the mesh runs face and YOLO concurrently, "
+            "recognition after face)"
         )
     return 0
 

@@ -1,4 +1,5 @@
-"""The whole mesh as three local processes, the way `make run` and the end-to-end tests use it.
+"""The whole mesh as local processes, the way `make run` and the end-to-end tests use it:
+face, YOLO and the aggregator, and the recognition service when a model store holds its gallery.
 
 Each service runs as its own OS process (as on a laptop or in three containers), started with
 the same console entry points as production and waited on through grpc.health.v1, so
@@ -118,7 +119,11 @@ def start_service(name: str, module: str, args: Sequence[str], timeout_s: float 
 
 @dataclass
 class LocalMesh:
-    """Face, YOLO and aggregator processes on loopback. Use as a context manager."""
+    """Face, YOLO and aggregator processes on loopback (and recognition, given `model_store`).
+
+    `model_store`: the model store (a directory or s3://...) whose `face-gallery` channel the
+    recognition service serves; None leaves recognition out. Use as a context manager.
+    """
 
     model_dir: str
     aggregator_port: int = 0
@@ -128,6 +133,9 @@ class LocalMesh:
     log_format: str = "text"
     extra_args: Mapping[str, list[str]] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    model_store: str | None = None
+    model_cache_dir: str = "var/modelcache"
+    recognition_port: int = 0
 
     def __post_init__(self) -> None:
         face_port = self.face_port or free_port()
@@ -135,7 +143,20 @@ class LocalMesh:
         agg_port = self.aggregator_port or free_port()
         common = ["--host", "127.0.0.1", "--metrics-port", "0", "--log-format", self.log_format]
         env = {"PYTHONUNBUFFERED": "1"}
+        recognition: list[str] = []
+        if self.model_store is not None:
+            port = self.recognition_port or free_port()
+            store = ["--model-store", self.model_store, "--model-cache-dir", self.model_cache_dir]
+            self.services["recognition"] = ServiceProcess(
+                "facerecognition",
+                "facerecognition",
+                port,
+                [*common, "--model-dir", self.model_dir, *store],
+                env,
+            )
+            recognition = ["--recognition-addr", f"127.0.0.1:{port}"]
         self.services = {
+            **self.services,
             "face": ServiceProcess("facedetection", "facedetection", face_port, [*common], env),
             "yolo": ServiceProcess(
                 "yolodetection", "yolodetection", yolo_port, [*common, "--model-dir", self.model_dir], env
@@ -150,6 +171,7 @@ class LocalMesh:
                     f"127.0.0.1:{face_port}",
                     "--yolo-addr",
                     f"127.0.0.1:{yolo_port}",
+                    *recognition,
                     "--view-port",
                     str(self.view_port),
                 ],
@@ -181,8 +203,9 @@ class LocalMesh:
         wait_serving(service.address, timeout_s)
 
     def stop(self) -> None:
-        for name in ("aggregator", "yolo", "face"):
-            self.services[name].stop()
+        for name in ("aggregator", "recognition", "yolo", "face"):
+            if name in self.services:
+                self.services[name].stop()
 
     def __enter__(self) -> LocalMesh:
         return self.start()

@@ -28,12 +28,16 @@ DEFAULT_CACHE = "var/modelcache"
 DEFAULT_POLL_S = 2.0
 
 
-def add_serving_flags(parser: EnvDefaultsParser, *, model_name: str) -> None:
-    """The store flags of a model-serving service; `model_name` is its model's default name."""
+def add_serving_flags(parser: EnvDefaultsParser, *, model_name: str, default_store: str = "") -> None:
+    """The store flags of a model-serving service; `model_name` is its model's default name.
+
+    `default_store`: for a service whose model only ever comes from the store (the face
+    gallery), the store `make run` and the store CLI use by default.
+    """
     parser.env_flag(
         "--model-store",
         "MODELSTORE_URL",
-        default="",
+        default=default_store,
         help="model store (a directory or s3://bucket/prefix) to serve and hot-reload the model from; "
         "empty: the model files named by the other flags, no reload",
     )

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 PARENT_LATEST = "@latest"
 _CAS_ATTEMPTS = 8
+# `promote(expect=ANY_VERSION)`: move the channel wherever it points now.
+ANY_VERSION = "@any"
 
 
 @dataclass(frozen=True)
@@ -230,14 +232,25 @@ class ModelStore:
         kind: str = "model",
         note: str = "",
         force: bool = False,
+        expect: str | None = ANY_VERSION,
     ) -> ChannelState:
-        """Point `channel` at a published `version` (the previous one is kept for rollback)."""
+        """Point `channel` at a published `version` (the previous one is kept for rollback).
+
+        `expect`: move it only if it still points at this version (None: only if the channel
+        does not exist yet), else ConflictError. A writer that derived `version` from the
+        channel's version (a gallery with one more person) so never loses a concurrent move.
+        """
         target = self.get(name, version, kind)
         at = _iso(self.clock())
         event = ChannelEvent("promote", version, at, note)
 
         def change(state: ChannelState | None) -> ChannelState:
             self._check_unpinned(state, force)
+            current = None if state is None else state.version
+            if expect != ANY_VERSION and current != expect:
+                raise ConflictError(
+                    f"{name}: channel {channel} points at {current}, not {expect}: it moved meanwhile"
+                )
             if state is None:
                 return ChannelState(name, channel, version, target.manifest_sha256, at).logged(event)
             if state.version == version:

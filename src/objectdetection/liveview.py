@@ -1,4 +1,4 @@
-"""The aggregator's live view: the latest answered frame with its boxes drawn."""
+"""The aggregator's live view: the latest answered frame with its boxes drawn, faces named."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ class LatestFrame:
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             return None
-        out = encode_jpeg(draw_detections(image, found, lines=[f"frame {count}  objects {len(found)}"]))
+        lines = [f"frame {count}  objects {len(found)}"]
+        out = encode_jpeg(draw_detections(image, found, lines=lines))
         with self._lock:
             self._rendered = (count, out)
         return out

@@ -8,6 +8,7 @@ so a partial answer is visible. The servicer and the fan-out call these; tests c
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import grpc
@@ -101,12 +102,22 @@ def engine_request(
     )
 
 
-def merge(outcomes: list[EngineOutcome], options: DetectOptions) -> Detections:
+def refine_request(name: str, frame: detection_pb2.Frame, regions: Detections) -> detection_pb2.DetectRequest:
+    """What a refining engine is asked: the frame and the boxes to refine, nothing filtered."""
+    return detection_pb2.DetectRequest(frame=frame, engines=[name], regions=detections_to_proto(regions))
+
+
+def merge(
+    outcomes: list[EngineOutcome], options: DetectOptions, refiners: Collection[str] = ()
+) -> Detections:
     """Boxes of every engine that answered; raise only when none did.
 
-    None answered: a bad frame keeps its own code, a spent deadline is DEADLINE_EXCEEDED, and
-    anything else (engines down) is UNAVAILABLE.
+    Refining engines (`refiners`) add no boxes of their own (their attributes are already on
+    the boxes they refined) and never fail a frame. None of the others answered: a bad frame
+    keeps its own code, a spent deadline is DEADLINE_EXCEEDED, and anything else (engines
+    down) is UNAVAILABLE.
     """
+    outcomes = [o for o in outcomes if o.engine not in refiners]
     answered = [o for o in outcomes if o.ok]
     if not answered and outcomes:
         for outcome in outcomes:
@@ -149,9 +160,15 @@ def v1_response(
 
 
 def legacy_options(
-    request: robot_pb2.ObjectDetectionRequest, allowed_users: frozenset[int], engines: tuple[str, ...]
+    request: robot_pb2.ObjectDetectionRequest,
+    allowed_users: frozenset[int],
+    engines: tuple[str, ...],
+    names: bool = False,
 ) -> DetectOptions:
-    """Check a legacy request: a known user, at least one engine, and only engines served here."""
+    """Check a legacy request: a known user, at least one engine, and only engines served here.
+
+    With `names` (the operator's choice), faces are also sent to recognition where it is served.
+    """
     if request.user_id not in allowed_users:
         raise UnknownUserError(f"user_id {request.user_id} is not allowed on this mesh")
     wanted = [name for name, switch in _LEGACY_ENGINE_FIELDS if getattr(request, switch)]
@@ -160,6 +177,8 @@ def legacy_options(
     unavailable = [name for name in wanted if name not in engines]
     if unavailable:
         raise BadRequestError(f"engine(s) {unavailable} are not configured on this aggregator")
+    if names and "face" in wanted and "recognition" in engines:
+        wanted.append("recognition")
     # Legacy max_results: 0 means no limit.
     max_results = check_max_results(request.max_results, MAX_RESULTS_LIMIT)
     return DetectOptions(tuple(wanted), max_results, 0.0, ())
@@ -170,12 +189,12 @@ def legacy_frame(request: robot_pb2.ObjectDetectionRequest) -> detection_pb2.Fra
 
 
 def legacy_response(
-    request: robot_pb2.ObjectDetectionRequest, found: Detections, host: HostInfo
+    request: robot_pb2.ObjectDetectionRequest, found: Detections, host: HostInfo, names: bool = False
 ) -> robot_pb2.ObjectDetectionResponse:
     return robot_pb2.ObjectDetectionResponse(
         number=request.frame.number,
         timestamp=request.frame.timestamp,
-        objects=legacy_objects(found),
+        objects=legacy_objects(found, names=names),
         ipv4=host.ipv4_int,
         name=host.hostname,
     )

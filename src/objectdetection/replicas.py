@@ -20,6 +20,7 @@ locks because only the loop's thread touches it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import socket
@@ -97,6 +98,11 @@ class AttemptError(Exception):
         self.code = code
         self.details = details
         self.address = address
+
+
+def preference(key: str, address: str) -> bytes:
+    """How much `key` prefers the replica at `address` (rendezvous hashing: highest wins)."""
+    return hashlib.blake2b(f"{key}\0{address}".encode(), digest_size=8).digest()
 
 
 def split_target(target: str) -> tuple[str, list[str]]:
@@ -185,7 +191,13 @@ class ReplicaPool:
 
     # -- choosing and bookkeeping ----------------------------------------------------------
 
-    def choose(self, exclude: Sequence[str] = ()) -> Replica | None:
+    def choose(self, exclude: Sequence[str] = (), affinity: str = "") -> Replica | None:
+        """The next replica round-robin, or with `affinity` the one that key prefers.
+
+        Affinity is rendezvous hashing over the replicas in service: a source's frames go to
+        the same replica while it serves (it keeps that source's state), to the next one it
+        prefers when it is out, and only sources of a replica that leaves move.
+        """
         now = self.clock()
         candidates = [r for r in self._replicas.values() if r.address not in exclude]
         if not candidates:
@@ -195,6 +207,8 @@ class ReplicaPool:
             # Panic mode: every replica is ejected; try the one that comes back soonest
             # rather than fail the frame without trying.
             return min(candidates, key=lambda r: r.ejected_until)
+        if affinity:
+            return max(healthy, key=lambda r: preference(affinity, r.address))
         return healthy[next(self._turn) % len(healthy)]
 
     def _eject(self, replica: Replica, now: float, reason: str) -> None:
@@ -242,7 +256,9 @@ class ReplicaPool:
 
     # -- calling ---------------------------------------------------------------------------
 
-    def next_attempt(self, attempt: int, deadline: float, tried: list[str]) -> tuple[Replica, float] | None:
+    def next_attempt(
+        self, attempt: int, deadline: float, tried: list[str], affinity: str = ""
+    ) -> tuple[Replica, float] | None:
         """The replica and timeout for attempt number `attempt`, or None when it is not worth one.
 
         Appends the chosen replica to `tried`.
@@ -252,12 +268,14 @@ class ReplicaPool:
         remaining = deadline - self.clock()
         if remaining < self.policy.min_attempt_s:
             return None
-        replica = self.choose(exclude=tried)
+        replica = self.choose(exclude=tried, affinity=affinity)
         if replica is None:
             return None
         tried.append(replica.address)
         others = [a for a in self.in_service() if a not in tried]
-        last_chance = attempt == self.policy.max_attempts - 1 or not others
+        # With affinity the replica that keeps the source's state gets the whole budget: another
+        # is tried only when it is out (which fails fast), not when it is merely slow.
+        last_chance = attempt == self.policy.max_attempts - 1 or not others or bool(affinity)
         return replica, remaining if last_chance else remaining * self.policy.first_attempt_share
 
     def no_attempt_error(self) -> AttemptError:
@@ -267,16 +285,17 @@ class ReplicaPool:
         return AttemptError(grpc.StatusCode.DEADLINE_EXCEEDED, "no time left for the engine", "")
 
     async def detect(
-        self, request: detection_pb2.DetectRequest, deadline: float
+        self, request: detection_pb2.DetectRequest, deadline: float, *, affinity: str = ""
     ) -> tuple[detection_pb2.DetectResponse, str]:
         """Run the request on one replica, retrying on others while the deadline allows.
 
+        `affinity` (a source id): the replica that key prefers first (see `choose`).
         A client that hangs up cancels the awaiting task, and with it the call in flight.
         """
         tried: list[str] = []
         last: AttemptError | None = None
         for attempt in range(self.policy.max_attempts):
-            step = self.next_attempt(attempt, deadline, tried)
+            step = self.next_attempt(attempt, deadline, tried, affinity)
             if step is None:
                 break
             replica, timeout_s = step

@@ -3,7 +3,9 @@
 `__main__` and the tests start the same thing. The engines the aggregator fans out to are one
 table (`ENGINE_BACKENDS`): an engine is a name clients ask for, and the flag that says where its
 detector replicas are served. Every detector speaks v1 `liquidedge.v1.Detector`, so a new
-engine is a new row, not new fan-out code.
+engine is a new row, not new fan-out code. A row may say that its engine *refines* another:
+it labels some of that engine's boxes (recognition names the face boxes; a classifier could
+label chosen YOLO boxes), so the fan-out starts it as soon as that engine has answered.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from liquidedge.aio_server import EventLoopThread, start_aio_server
 from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common, parse_bool
 from liquidedge.hostinfo import HostInfo
 from liquidedge.legacy import robot_pb2_grpc
+from liquidedge.messages import UNKNOWN_IDENTITY
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.mjpeg import MjpegServer
 from liquidedge.security import channel_credentials, read_token
@@ -27,7 +30,7 @@ from liquidedge.service import DETECTOR_SERVICE, ServiceHandle, image_limits, se
 from liquidedge.status import RequestGuard
 from liquidedge.v1 import detection_pb2_grpc
 from objectdetection.channels import channel_factory
-from objectdetection.fanout import FanOut
+from objectdetection.fanout import FanOut, Refinement
 from objectdetection.health_watch import BackendHealthWatcher
 from objectdetection.liveview import LatestFrame
 from objectdetection.replicas import ReplicaPolicy, ReplicaPool
@@ -41,12 +44,23 @@ DEFAULT_METRICS_PORT = 9151
 
 @dataclass(frozen=True)
 class EngineBackend:
-    """An engine the aggregator fans frames out to, and where its detectors are served."""
+    """An engine the aggregator fans frames out to, and where its detectors are served.
+
+    A refining engine (`refines` set) is sent the boxes of that engine whose label is one of
+    `labels` (all of them when empty) as the request's regions, and answers one box per
+    region; its attributes are merged back onto those boxes. When it cannot answer (down,
+    late, failed), the boxes still go out, carrying `unrefined` (e.g. identity "unknown").
+    `affinity`: a source's frames go to the same replica (the engine keeps per-source state).
+    """
 
     name: str  # what clients ask for in a request's `engines`
     flag: str
     env: str
     default_target: str
+    refines: str | None = None
+    labels: tuple[str, ...] = ()
+    unrefined: tuple[tuple[str, str], ...] = ()
+    affinity: bool = False
 
     @property
     def dest(self) -> str:
@@ -56,12 +70,37 @@ class EngineBackend:
 ENGINE_BACKENDS = (
     EngineBackend("face", "--face-addr", "FACEDETECTION_ADDR", "localhost:50053"),
     EngineBackend("yolo", "--yolo-addr", "YOLODETECTION_ADDR", "localhost:50055"),
+    # Names the face boxes; per-source identity tracks, hence affinity. Off until configured.
+    EngineBackend(
+        "recognition",
+        "--recognition-addr",
+        "FACERECOGNITION_ADDR",
+        "",
+        refines="face",
+        labels=("face",),
+        unrefined=(("identity", UNKNOWN_IDENTITY),),
+        affinity=True,
+    ),
 )
 
 
 def engine_targets(args: argparse.Namespace) -> dict[str, str]:
     """The configured engines, by name, with their detectors' gRPC target ('' = not configured)."""
     return {engine.name: target for engine in ENGINE_BACKENDS if (target := getattr(args, engine.dest))}
+
+
+def refinements(args: argparse.Namespace) -> dict[str, Refinement]:
+    """The configured refining engines, by name, and what each refines."""
+    targets = engine_targets(args)
+    return {
+        engine.name: Refinement(engine.refines, engine.labels, dict(engine.unrefined))
+        for engine in ENGINE_BACKENDS
+        if engine.refines is not None and engine.name in targets
+    }
+
+
+def affine_engines(args: argparse.Namespace) -> frozenset[str]:
+    return frozenset(engine.name for engine in ENGINE_BACKENDS if engine.affinity)
 
 
 def parse_user_ids(text: str) -> frozenset[int]:
@@ -94,6 +133,14 @@ def build_parser() -> EnvDefaultsParser:
     )
     parser.env_flag(
         "--allowed-users", "ALLOWED_USER_IDS", default="1", help="legacy user_ids allowed, comma-separated"
+    )
+    parser.env_flag(
+        "--legacy-names",
+        "LEGACY_NAMES",
+        default=False,
+        type=parse_bool,
+        help="legacy answers name a recognised face after the person instead of 'face' "
+        "(and legacy frames are sent to recognition)",
     )
     parser.env_flag(
         "--view-port", "VIEW_PORT", default=-1, type=int, help="MJPEG live view port (8088), -1 off"
@@ -153,8 +200,16 @@ def build_parser() -> EnvDefaultsParser:
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     check_common(parser, args)
-    if not engine_targets(args):
-        parser.error(f"at least one of {', '.join(e.flag for e in ENGINE_BACKENDS)} is required")
+    targets = engine_targets(args)
+    if not any(e.name in targets for e in ENGINE_BACKENDS if e.refines is None):
+        finders = [e.flag for e in ENGINE_BACKENDS if e.refines is None]
+        parser.error(f"at least one of {', '.join(finders)} is required")
+    for engine in ENGINE_BACKENDS:
+        if engine.refines is not None and engine.name in targets and engine.refines not in targets:
+            upstream = next(e for e in ENGINE_BACKENDS if e.name == engine.refines)
+            parser.error(
+                f"{engine.flag} needs {upstream.flag}: {engine.name} refines the {engine.refines} boxes"
+            )
     if args.attempts < 1 or args.eject_after_failures < 1 or args.ejection_s <= 0:
         parser.error("--attempts and --eject-after-failures must be >= 1 and --ejection-s > 0")
     try:
@@ -218,7 +273,7 @@ def aggregator_bindings(aggregator: Aggregator, args: argparse.Namespace) -> tup
             DETECTOR_SERVICE,
         ),
         ServiceBinding(
-            LegacyObjectDetectionServicer(aggregator, parse_user_ids(args.allowed_users)),
+            LegacyObjectDetectionServicer(aggregator, parse_user_ids(args.allowed_users), args.legacy_names),
             robot_pb2_grpc.add_ObjectDetectionServicer_to_server,
             "ObjectDetection",
         ),
@@ -241,7 +296,13 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
         on_loop = AsyncExitStack()
         stack.callback(loop.run, on_loop.aclose)
         pools = loop.run(_open_pools, args, options.max_message_bytes, metrics, on_loop)
-        fanout = FanOut(pools, metrics, engine_timeout_s=args.engine_timeout_ms / 1000.0)
+        fanout = FanOut(
+            pools,
+            metrics,
+            engine_timeout_s=args.engine_timeout_ms / 1000.0,
+            refinements=refinements(args),
+            affine=affine_engines(args),
+        )
         observer = latest.observe if latest else None
         aggregator = Aggregator(fanout, image_limits(args), host, guard, observer)
         server = loop.run(start_aio_server, loop, aggregator_bindings(aggregator, args), options)

@@ -14,6 +14,7 @@ import grpc
 
 from liquidedge.detections import Detections
 from liquidedge.detector_servicer import require_frame
+from liquidedge.errors import BadRequestError
 from liquidedge.hostinfo import HostInfo
 from liquidedge.imaging import ImageLimits
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
@@ -50,7 +51,7 @@ class Aggregator:
     ) -> tuple[Detections, list[EngineOutcome], tuple[int, int]]:
         size, budget_s = frame_budget(frame, self.limits, context, options.deadline_ms)
         outcomes = await self.fanout.run(frame, options, budget_s)
-        found = merge(outcomes, options)
+        found = merge(outcomes, options, self.fanout.refinements)
         if self.observer is not None:
             self.observer(frame.jpeg, found)
         return found, outcomes, size
@@ -66,6 +67,8 @@ class AggregatorServicer(detection_pb2_grpc.DetectorServicer):
     ) -> detection_pb2.DetectResponse:
         start = time.perf_counter()
         require_frame(request)
+        if request.regions:
+            raise BadRequestError("regions are for refining engines; the aggregator finds the boxes itself")
         options = parse_options(request, self.aggregator.fanout.engines, self.default_max_results)
         found, outcomes, size = await self.aggregator.detect(request.frame, options, context)
         return v1_response(request, found, outcomes, size, self.aggregator.host, start)
@@ -99,12 +102,14 @@ class LegacyObjectDetectionServicer(robot_pb2_grpc.ObjectDetectionServicer):
 
     aggregator: Aggregator
     allowed_users: frozenset[int]
+    # Name recognised faces after the person instead of "face" (the operator's choice).
+    names: bool = False
 
     async def ObjectDetect(
         self, request: robot_pb2.ObjectDetectionRequest, context: grpc.aio.ServicerContext
     ) -> robot_pb2.ObjectDetectionResponse:
         aggregator = self.aggregator
         async with aggregator.guard.aio(context, "ObjectDetect"):
-            options = legacy_options(request, self.allowed_users, aggregator.fanout.engines)
+            options = legacy_options(request, self.allowed_users, aggregator.fanout.engines, self.names)
             found, _outcomes, _size = await aggregator.detect(legacy_frame(request), options, context)
-            return legacy_response(request, found, aggregator.host)
+            return legacy_response(request, found, aggregator.host, self.names)

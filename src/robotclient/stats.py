@@ -1,4 +1,5 @@
-"""Counters and latency samples of a link, and the percentiles the benchmarks print."""
+"""Counters and latency samples of a link; their percentiles are the runtime's (`liquidedge.stats`),
+the same every tool and report prints."""
 
 from __future__ import annotations
 
@@ -6,14 +7,7 @@ import collections
 import threading
 from dataclasses import dataclass, field
 
-import numpy as np
-
-
-def percentile_ms(samples_s: list[float], q: float) -> float | None:
-    """The q-th percentile in milliseconds (linear interpolation), None without samples."""
-    if not samples_s:
-        return None
-    return float(np.percentile(np.asarray(samples_s) * 1000.0, q))
+from liquidedge.stats import percentiles_ms
 
 
 @dataclass
@@ -82,9 +76,8 @@ class LinkStats:
                 "failures_by_code": dict(self.failures_by_code),
                 "engine_errors": dict(self.engine_errors),
             }
-        counts["rtt_ms"] = {f"p{q}": percentile_ms(rtts, q) for q in (50, 95, 99)}
+        counts["rtt_ms"] = percentiles_ms(rtts)
         counts["engine_latency_ms"] = {
-            name: {f"p{q}": percentile_ms([v / 1000.0 for v in values], q) for q in (50, 95, 99)}
-            for name, values in sorted(engines.items())
+            name: percentiles_ms([v / 1000.0 for v in values]) for name, values in sorted(engines.items())
         }
         return counts

@@ -1,21 +1,21 @@
-"""Helpers for the gateway tests: start it on port 0, talk HTTP to it, wait for what it shows."""
+"""Helpers for the gateway tests: start it on port 0, talk HTTP to it (waiting: `support.waiting`)."""
 
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cameragateway.service import GatewayHandle, build_parser, check_args, start
 
-T = TypeVar("T")
 CAMERA_TOKEN = "camera-secret-1"
 OPERATOR_TOKEN = "operator-secret-9"
+# How long a test waits (support.waiting.wait_for) for what the gateway shows: generous, as the
+# gateway pulls and forwards real frames on a busy 2-core machine.
+WAIT_S = 60.0
 
 
 def token_files(folder: Path) -> tuple[Path, Path]:
@@ -71,18 +71,6 @@ def state(gateway: GatewayHandle) -> dict[str, Any]:
 
 def camera_state(gateway: GatewayHandle, camera_id: str) -> dict[str, Any] | None:
     return next((c for c in state(gateway)["cameras"] if c["id"] == camera_id), None)
-
-
-def wait_until(probe: Callable[[], T], what: str, timeout_s: float = 60.0, every_s: float = 0.2) -> T:
-    """Poll `probe` until it returns something truthy; fail naming `what` (and the last value)."""
-    deadline = time.monotonic() + timeout_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every_s)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 def register(gateway: GatewayHandle, **params: str) -> tuple[int, Any]:

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from cameragateway.annotate import Annotator, caption
+from cameragateway.annotate import Annotator
 from cameragateway.camera import Answer, Camera, Frame, HealthSettings
 from liquidedge.detections import Detections
-from liquidedge.drawing import label_color_bgr
+from liquidedge.drawing import caption, label_color_bgr
 from meshtools.camera_emulator import load_frames
 
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_kit import CAMERA_TOKEN, OPERATOR_TOKEN, register, start_gateway, token_files, wait_until
+from gateway_kit import CAMERA_TOKEN, OPERATOR_TOKEN, WAIT_S, register, start_gateway, token_files
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
 from meshtools.camera_emulator import CameraEmulator, load_frames
+from support.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -142,7 +143,7 @@ def test_operator_adds_and_removes_a_camera_from_the_page(
 
         page.on("dialog", lambda dialog: dialog.accept())
         page.click('.tile[data-camera-id="yard"] .remove')
-        wait_until(lambda: gateway.fleet.get("yard") is None, "the camera removed")
+        wait_for(lambda: gateway.fleet.get("yard") is None, WAIT_S, "the camera removed")
         page.wait_for_selector('.tile[data-camera-id="yard"]', state="detached", timeout=10_000)
         assert page.errors == []  # type: ignore[attr-defined]
     finally:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from cameragateway.gate import FairGate
-
-
-def wait_for(condition) -> None:
-    while not condition():
-        time.sleep(0.001)
+from support.waiting import wait_for
 
 
 def test_slots_go_in_the_order_cameras_asked() -> None:

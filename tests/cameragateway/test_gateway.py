@@ -16,18 +16,19 @@ import pytest
 from gateway_kit import (
     CAMERA_TOKEN,
     OPERATOR_TOKEN,
+    WAIT_S,
     call,
     camera_state,
     register,
     start_gateway,
     state,
     token_files,
-    wait_until,
 )
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
 from meshtools.camera_emulator import CameraEmulator, load_frames
+from support.waiting import wait_for
 
 FAST = [
     "--stall-timeout-s",
@@ -120,14 +121,14 @@ def test_registration_follows_the_field_convention(
     assert body == {"id": first.address, "stream_url": f"http://{first.address}/stream", "result": "added"}
     # Idempotent: the same camera again changes nothing (its stream is not restarted).
     assert register(gateway, ip=first.address, token=CAMERA_TOKEN)[1]["result"] == "unchanged"
-    wait_until(lambda: answered(gateway, first.address) >= 2, "answers for the registered camera")
+    wait_for(lambda: answered(gateway, first.address) >= 2, WAIT_S, "answers for the registered camera")
 
     # A camera with an id that comes back at a new address replaces its address.
     assert register(gateway, ip=first.address, id="door", token="second-camera-token")[1]["result"] == "added"
     code, body = register(gateway, ip=second.address, id="door", token=CAMERA_TOKEN)
     assert (code, body["result"], body["stream_url"]) == (200, "updated", f"http://{second.address}/stream")
     assert camera_state(gateway, "door")["url"] == f"http://{second.address}/stream"
-    wait_until(lambda: answered(gateway, "door") >= 2, "answers from the new address")
+    wait_for(lambda: answered(gateway, "door") >= 2, WAIT_S, "answers from the new address")
 
     assert register(gateway, ip="127.0.0.1:0", token=CAMERA_TOKEN)[0] == 400
     assert register(gateway, token=CAMERA_TOKEN)[0] == 400
@@ -153,7 +154,7 @@ def test_cameras_file_is_pulled_from_the_start(
     listed.write_text(f"# our cameras\nlobby {camera.address}\n")
     handle = start_gateway(aggregator_service.port, "--cameras-file", str(listed))
     try:
-        wait_until(lambda: answered(handle, "lobby") >= 2, "answers for the listed camera")
+        wait_for(lambda: answered(handle, "lobby") >= 2, WAIT_S, "answers for the listed camera")
         assert camera_state(handle, "lobby")["origin"] == "config"
     finally:
         handle.stop(0)
@@ -169,7 +170,7 @@ def test_operator_adds_and_removes_cameras(gateway: GatewayHandle, emulators) ->
         "POST", url, body={"id": "op", "url": f"http://{camera.address}/stream"}, token=OPERATOR_TOKEN
     )
     assert (code, body["result"]) == (200, "added")
-    wait_until(lambda: answered(gateway, "op") >= 1, "answers for the added camera")
+    wait_for(lambda: answered(gateway, "op") >= 1, WAIT_S, "answers for the added camera")
     assert call("DELETE", url + "/op")[0] == 401
     assert call("DELETE", url + "/op", token=OPERATOR_TOKEN) == (200, {"id": "op", "result": "removed"})
     assert camera_state(gateway, "op") is None
@@ -237,7 +238,7 @@ def test_live_events_frames_and_video_feed(gateway: GatewayHandle, emulators) ->
     # At most --max-fps (4 here) frames a second go to the mesh, however fast the camera serves.
     first = camera_state(gateway, "live")
     started = time.monotonic()
-    wait_until(lambda: time.monotonic() - started > 3.0, "three seconds")
+    wait_for(lambda: time.monotonic() - started > 3.0, WAIT_S, "three seconds")
     later = camera_state(gateway, "live")
     assert later["sent"] - first["sent"] <= 4 * (time.monotonic() - started) + 1
     assert later["received"] > later["sent"]  # the camera served more; the rest were skipped
@@ -289,11 +290,11 @@ def test_hostile_cameras_never_stall_a_good_one(gateway: GatewayHandle, emulator
         cameras = {c["id"]: c for c in state(gateway)["cameras"]}
         return all(kind in cameras[mode]["faults"] for mode, kind in expected.items())
 
-    wait_until(each_named, f"the hostile cameras' faults named: {expected}")
-    wait_until(all_hostile_degraded, "every hostile camera shown as degraded")
+    wait_for(each_named, WAIT_S, f"the hostile cameras' faults named: {expected}")
+    wait_for(all_hostile_degraded, WAIT_S, "every hostile camera shown as degraded")
     # While they misbehave, the good camera goes on being answered and stays online.
     before = answered(gateway, "good")
-    wait_until(lambda: answered(gateway, "good") >= before + 5, "the good camera answered on")
+    wait_for(lambda: answered(gateway, "good") >= before + 5, WAIT_S, "the good camera answered on")
     assert camera_state(gateway, "good")["state"] == "online"
     assert camera_state(gateway, "good")["faults"] == {}
     remove_all(gateway)
@@ -308,13 +309,14 @@ def test_mesh_down_keeps_the_gateway_serving(emulators, tokens: tuple[Path, Path
         camera = emulators("alone")
         assert register(handle, ip=camera.address, id="alone", token=CAMERA_TOKEN)[0] == 200
         # The camera itself is fine (online: frames arrive); the mesh is what is down, and says so.
-        found = wait_until(
+        found = wait_for(
             lambda: (
                 (c := camera_state(handle, "alone"))
                 and c["state"] == "online"
                 and "UNAVAILABLE" in c["mesh_issue"]
                 and c
             ),
+            WAIT_S,
             "an online camera with the mesh's trouble shown beside it",
         )
         assert found["received"] > 0 and found["answered"] == 0
@@ -388,7 +390,7 @@ def test_a_registered_camera_offline_too_long_is_removed_a_listed_one_is_not(
     try:
         assert register(handle, ip=nowhere(), id="gone", token=CAMERA_TOKEN)[0] == 200
         assert camera_state(handle, "gone")["state"] == "offline"
-        wait_until(lambda: camera_state(handle, "gone") is None, "the silent registered camera removed")
+        wait_for(lambda: camera_state(handle, "gone") is None, WAIT_S, "the silent registered camera removed")
         assert camera_state(handle, "listed")["state"] == "offline"  # configuration stays
     finally:
         handle.stop(0)

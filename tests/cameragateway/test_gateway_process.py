@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway_kit import call, wait_until
+from gateway_kit import WAIT_S, call
+
+from support.waiting import wait_for
 
 
 def free_port() -> int:
@@ -35,7 +37,7 @@ def test_serves_from_its_environment_and_stops_on_sigterm(tmp_path: Path) -> Non
         [sys.executable, "-m", "cameragateway"], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_until(lambda: _ready(port), "the gateway ready on /readyz")
+        wait_for(lambda: _ready(port), WAIT_S, "the gateway ready on /readyz")
         code, body = call(
             "GET", f"http://127.0.0.1:{port}/register?ip=127.0.0.1:{free_port()}&token=a-camera-token"
         )

@@ -12,19 +12,20 @@ import confluent_kafka as kafka
 import pytest
 from gateway_kit import (
     CAMERA_TOKEN,
+    WAIT_S,
     call,
     camera_state,
     register,
     start_gateway,
     state,
     token_files,
-    wait_until,
 )
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
 from meshtools.camera_emulator import CameraEmulator, load_frames
 from meshtools.kafka_broker import LocalBroker
+from support.waiting import wait_for
 
 EVENTS, FRAMES = "test.events", "test.frames"
 
@@ -129,7 +130,7 @@ def test_events_in_order_per_camera_and_frames_answered(
                 and len(grouped.get("line-1", [])) >= 4
             )
 
-        wait_until(enough, "events from both cameras and the four Kafka frames", timeout_s=90)
+        wait_for(enough, 90, "events from both cameras and the four Kafka frames")
         # Stop the cameras (their links joined: no more answers), then every answer they got
         # must be on the topic, one event each.
         answered = {}
@@ -137,8 +138,9 @@ def test_events_in_order_per_camera_and_frames_answered(
             camera = gateway.fleet.get(camera_id)
             gateway.fleet.remove(camera_id)
             answered[camera_id] = camera.counters.answered
-        wait_until(
+        wait_for(
             lambda: reader.read() and all(len(reader.by_key()[k]) >= n for k, n in answered.items()),
+            WAIT_S,
             f"one event per answered frame: {answered}",
         )
         grouped = reader.by_key()
@@ -172,13 +174,14 @@ def test_broker_killed_and_restarted_mid_run(
     )
     try:
         add(gateway, cameras[0], "dock")
-        wait_until(lambda: state(gateway)["kafka"]["published"] >= 3, "events published")
+        wait_for(lambda: state(gateway)["kafka"]["published"] >= 3, WAIT_S, "events published")
         broker.stop()  # SIGKILL
         answered_when_killed = camera_state(gateway, "dock")["answered"]
         # The gateway keeps serving the cameras and the dashboard, and says what it could not publish.
-        wait_until(lambda: state(gateway)["kafka"]["dropped"] >= 3, "events counted as not published")
-        wait_until(
+        wait_for(lambda: state(gateway)["kafka"]["dropped"] >= 3, WAIT_S, "events counted as not published")
+        wait_for(
             lambda: camera_state(gateway, "dock")["answered"] >= answered_when_killed + 5,
+            WAIT_S,
             "the camera answered on while the broker is down",
         )
         down = state(gateway)["kafka"]
@@ -186,10 +189,12 @@ def test_broker_killed_and_restarted_mid_run(
         published_before = down["published"]
 
         broker.start()  # same port, empty (memory storage)
-        wait_until(lambda: state(gateway)["kafka"]["published"] >= published_before + 3, "publishing again")
+        wait_for(
+            lambda: state(gateway)["kafka"]["published"] >= published_before + 3, WAIT_S, "publishing again"
+        )
         reader = TopicReader(broker.bootstrap, EVENTS)
         try:
-            wait_until(lambda: len(reader.read()) >= 2, "events on the restarted broker")
+            wait_for(lambda: len(reader.read()) >= 2, WAIT_S, "events on the restarted broker")
             numbers = [e["frame"] for _k, e in reader.messages]
             assert numbers == sorted(numbers)
         finally:
@@ -213,10 +218,12 @@ def test_broker_down_from_the_start(
     gateway = kafka_gateway(aggregator_service, broker, tmp_path, "--kafka-message-timeout-s", "30")
     try:
         add(gateway, cameras[0], "dock")
-        wait_until(lambda: camera_state(gateway, "dock")["answered"] >= 3, "answers with no broker")
+        wait_for(lambda: camera_state(gateway, "dock")["answered"] >= 3, WAIT_S, "answers with no broker")
         assert state(gateway)["kafka"]["published"] == 0
         broker.start()
-        wait_until(lambda: state(gateway)["kafka"]["published"] >= 3, "publishing once the broker is up")
+        wait_for(
+            lambda: state(gateway)["kafka"]["published"] >= 3, WAIT_S, "publishing once the broker is up"
+        )
     finally:
         gateway.stop(0)
         broker.stop()

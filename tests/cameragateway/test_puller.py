@@ -7,11 +7,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from gateway_kit import wait_until
+from gateway_kit import WAIT_S
 
 from cameragateway.camera import Camera, HealthSettings
 from cameragateway.puller import MjpegPuller, PullSettings
 from meshtools.camera_emulator import CameraEmulator, load_frames
+from support.waiting import wait_for
 
 SETTINGS = PullSettings(
     connect_timeout_s=1.0,
@@ -72,7 +73,7 @@ def test_every_camera_behaviour_is_survived_and_named(cameras: dict[str, CameraE
                 c = camera.counters
                 return kinds <= set(c.faults) and c.received >= frames and c.connects >= connects
 
-            wait_until(done, f"{mode}: faults {kinds}, {frames} frames, {connects} connections")
+            wait_for(done, WAIT_S, f"{mode}: faults {kinds}, {frames} frames, {connects} connections")
         for mode in ("good", "nolength"):
             assert not pulled[mode][0].counters.faults, mode
         assert pulled["good"][0].state()[0] == "online"
@@ -94,7 +95,7 @@ def test_every_camera_behaviour_is_survived_and_named(cameras: dict[str, CameraE
 def test_wrong_endpoints_are_named(cameras: dict[str, CameraEmulator], path: str, kind: str) -> None:
     camera, puller = pull(f"http://{cameras['good'].address}{path}")
     try:
-        wait_until(lambda: camera.counters.faults[kind] >= 2, f"{kind} faults, retried")
+        wait_for(lambda: camera.counters.faults[kind] >= 2, WAIT_S, f"{kind} faults, retried")
         assert camera.counters.received == 0
     finally:
         puller.stop()
@@ -103,7 +104,7 @@ def test_wrong_endpoints_are_named(cameras: dict[str, CameraEmulator], path: str
 def test_nothing_listening_is_offline_and_retried_with_backoff() -> None:
     camera, puller = pull(f"http://127.0.0.1:{free_port()}/stream")
     try:
-        wait_until(lambda: camera.counters.faults["refused"] >= 3, "three refused connections")
+        wait_for(lambda: camera.counters.faults["refused"] >= 3, WAIT_S, "three refused connections")
         assert camera.state()[0] == "offline"
     finally:
         puller.stop()
@@ -127,7 +128,7 @@ def test_stop_interrupts_a_stalled_read() -> None:
     camera = Camera("cam", "u", "test", HealthSettings())
     puller = MjpegPuller(f"http://127.0.0.1:{server.getsockname()[1]}/stream", camera, slow).start()
     try:
-        wait_until(lambda: camera.counters.connects == 1, "the connection")
+        wait_for(lambda: camera.counters.connects == 1, WAIT_S, "the connection")
         puller.stop(timeout_s=10.0)
         assert not puller.alive  # joined: the blocked read was interrupted, not waited out
     finally:
@@ -167,7 +168,7 @@ def test_a_camera_written_elsewhere_chunked_and_without_lengths(jpegs: list[byte
     threading.Thread(target=server.serve_forever, daemon=True).start()
     camera, puller = pull(f"http://127.0.0.1:{server.server_address[1]}/stream")
     try:
-        wait_until(lambda: camera.counters.received >= 20, "frames from the chunked camera")
+        wait_for(lambda: camera.counters.received >= 20, WAIT_S, "frames from the chunked camera")
         frame = camera.mailbox.take(1.0)
         assert frame is not None and frame.jpeg in jpegs
         assert not camera.counters.faults.keys() - {"closed"}  # it ends its stream after 40 frames
@@ -205,8 +206,8 @@ def test_a_camera_behind_basic_auth(jpegs: list[bytes]) -> None:
     allowed, with_password = pull(f"http://viewer:p%40ss%20word@127.0.0.1:{port}/stream")
     refused, without = pull(f"http://127.0.0.1:{port}/stream")
     try:
-        wait_until(lambda: allowed.counters.received >= 5, "frames with the password")
-        wait_until(lambda: refused.counters.faults["http"] >= 1, "the 401 named")
+        wait_for(lambda: allowed.counters.received >= 5, WAIT_S, "frames with the password")
+        wait_for(lambda: refused.counters.faults["http"] >= 1, WAIT_S, "the 401 named")
         assert refused.counters.received == 0
     finally:
         with_password.stop()

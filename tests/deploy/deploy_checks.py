@@ -551,17 +551,29 @@ def check_prometheus_annotations(objects: list[Obj]) -> list[str]:
     return problems
 
 
+# The aggregator's engine addresses and the program that must serve each.
+ENGINE_PROGRAMS = {
+    "FACEDETECTION_ADDR": "facedetection",
+    "YOLODETECTION_ADDR": "yolodetection",
+    "FACERECOGNITION_ADDR": "facerecognition",
+}
+# Engines an aggregator may leave off ('' turns them off).
+OPTIONAL_ENGINES = {"FACERECOGNITION_ADDR"}
+
+
 def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
-    """FACEDETECTION_ADDR / YOLODETECTION_ADDR point at something that serves that detector."""
+    """FACEDETECTION_ADDR / YOLODETECTION_ADDR / FACERECOGNITION_ADDR point at something that
+    serves that engine (recognition may be off: '')."""
     problems = []
     services = by_name(objects, "Service")
-    wanted = {"FACEDETECTION_ADDR": "facedetection", "YOLODETECTION_ADDR": "yolodetection"}
     for workload, container, program in containers(objects):
         if program != "objectdetection":
             continue
         env = container_env(objects, container)
-        for variable, detector in wanted.items():
+        for variable, detector in ENGINE_PROGRAMS.items():
             target = env.get(variable, str(programs()[program].env_flags[variable].default))
+            if not target and variable in OPTIONAL_ENGINES:
+                continue
             where = f"{ref(workload)}: {variable}={target}"
             port = programs()[detector].grpc_port
             if match := re.fullmatch(r"(localhost|127\.0\.0\.1):(\d+)", target):
@@ -680,9 +692,16 @@ BAKED_MODEL_DIR = "/models"  # where the YOLO images hold YOLOv3-tiny (tests/dep
 
 
 def check_model_dir(objects: list[Obj]) -> list[str]:
-    """YOLO looks for its model where the image baked it or where a volume is mounted."""
+    """YOLO looks for its model where the image baked it or where a volume is mounted; the
+    recognition service's model store is S3 or a volume it can write (the Gallery service
+    publishes there) that every recognising pod shares (a ReadWriteMany claim)."""
     problems = []
+    claims = by_name(objects, "PersistentVolumeClaim")
     for workload, container, program in containers(objects):
+        if program == "facerecognition":
+            problems += recognition_store_problems(
+                workload, container, container_env(objects, container), claims
+            )
         if program != "yolodetection":
             continue
         env = container_env(objects, container)
@@ -693,6 +712,27 @@ def check_model_dir(objects: list[Obj]) -> list[str]:
             problems.append(
                 f"{ref(workload)}/{container['name']}: LIQUIDEDGE_MODEL_DIR={model_dir!r} is neither the baked {BAKED_MODEL_DIR} nor a mounted volume"
             )
+    return problems
+
+
+def recognition_store_problems(
+    workload: Obj, container: Obj, env: dict[str, str], claims: dict[str, Obj]
+) -> list[str]:
+    where = f"{ref(workload)}/{container['name']}"
+    store = env.get("MODELSTORE_URL", "")
+    if store.startswith("s3://"):
+        return []
+    mounts = [m for m in container.get("volumeMounts", []) if store and store.startswith(m["mountPath"])]
+    volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+    if not mounts:
+        return [f"{where}: MODELSTORE_URL={store!r} is neither s3:// nor on a mounted volume"]
+    mount = mounts[0]
+    claim = volumes.get(mount["name"], {}).get("persistentVolumeClaim", {}).get("claimName")
+    problems = []
+    if mount.get("readOnly"):
+        problems.append(f"{where}: the model store at {store} is mounted read-only (Gallery publishes there)")
+    if claim not in claims or "ReadWriteMany" not in claims[claim]["spec"].get("accessModes", []):
+        problems.append(f"{where}: the model store at {store} is not a ReadWriteMany claim every pod shares")
     return problems
 
 
@@ -864,12 +904,32 @@ def check_istio_timeouts(objects: list[Obj]) -> list[str]:
     return problems
 
 
+# Programs the aggregator calls that nobody else may (the recognition service's Gallery aside).
+DETECTOR_PROGRAMS = ("facedetection", "yolodetection", "facerecognition")
+GALLERY_PATHS = "/liquidedge.v1.Gallery/"
+OPERATOR_PRINCIPAL = "cluster.local/ns/liquidedge/sa/liquidedge-operator"
+
+
+def gallery_only(rule: Obj) -> bool:
+    """A rule that lets its callers reach the Gallery methods and nothing else, and names them."""
+    operations = [t.get("operation", {}) for t in rule.get("to", [])]
+    principals = {p for f in rule.get("from", []) for p in f.get("source", {}).get("principals", [])}
+    return (
+        bool(operations)
+        and all(
+            o.get("paths") and all(path.startswith(GALLERY_PATHS) for path in o["paths"]) for o in operations
+        )
+        and principals == {OPERATOR_PRINCIPAL}
+    )
+
+
 def check_authorization(objects: list[Obj]) -> list[str]:
-    """Detector ports are reachable only from the aggregator's and the gateway's identities."""
+    """Detector (and recognition) ports are reachable only from the aggregator's and the
+    gateway's identities; the recognition service's Gallery only from the operators'."""
     problems = []
     accounts = by_name(objects, "ServiceAccount")
     policies = of_kind(objects, "AuthorizationPolicy")
-    detector_ports = {str(programs()[d].grpc_port) for d in ("facedetection", "yolodetection")}
+    detector_ports = {str(programs()[d].grpc_port) for d in DETECTOR_PROGRAMS}
     aggregator_accounts = {
         f"cluster.local/ns/{w['metadata'].get('namespace')}/sa/{pod_spec(w).get('serviceAccountName')}"
         for w, _c, program in containers(objects)
@@ -877,10 +937,7 @@ def check_authorization(objects: list[Obj]) -> list[str]:
     }
     for workload in workloads(objects):
         labels = pod_labels(workload)
-        hosts_detector = {program_of(c) for c in pod_spec(workload)["containers"]} & {
-            "facedetection",
-            "yolodetection",
-        }
+        hosts_detector = {program_of(c) for c in pod_spec(workload)["containers"]} & set(DETECTOR_PROGRAMS)
         applying = [
             p for p in policies if selects(p["spec"].get("selector", {}).get("matchLabels", {}), labels)
         ]
@@ -899,7 +956,7 @@ def check_authorization(objects: list[Obj]) -> list[str]:
                         problems.append(
                             f"{ref(policy)}: port {port} is not a container port of {ref(workload)}"
                         )
-                if not ports or ports & detector_ports:
+                if (not ports or ports & detector_ports) and not gallery_only(rule):
                     for principal in sorted(principals) or ["<any caller>"]:
                         if principal not in aggregator_accounts and not GATEWAY_PRINCIPAL.match(principal):
                             problems.append(

@@ -12,13 +12,7 @@ import deploy_checks as deploy
 import pytest
 from deploy_checks import Obj
 
-
-@pytest.fixture(scope="module", autouse=True)
-def tools() -> None:
-    try:
-        deploy.require_tools()
-    except deploy.ToolMissing as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("deploy_tools")
 
 
 @pytest.mark.parametrize("check", list(deploy.CHECKS))
@@ -360,6 +354,44 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
         ),
         "authorization",
         "with no ALLOW policy",
+    ),
+    (
+        "scaled-cpu",
+        "the operators' identity let past the Gallery to the Detector methods",
+        lambda o: first(o, "AuthorizationPolicy", "facerecognition")["spec"]["rules"][1]["to"][0][
+            "operation"
+        ].pop("paths"),
+        "authorization",
+        "lets cluster.local/ns/liquidedge/sa/liquidedge-operator reach a detector",
+    ),
+    (
+        "scaled-cpu",
+        "the aggregator pointed at a port recognition does not serve",
+        lambda o: config(o, "objectdetection").update(
+            FACERECOGNITION_ADDR="dns:///facerecognition.liquidedge.svc.cluster.local:50058"
+        ),
+        "aggregator reaches detectors",
+        "Service has no port 50058",
+    ),
+    (
+        "edge-local",
+        "the model store mounted read-only in the recognition container",
+        lambda o: next(
+            m
+            for m in container(o, "DaemonSet", "edge-node-cpu", "facerecognition")["volumeMounts"]
+            if m["name"] == "modelstore"
+        ).update(readOnly=True),
+        "model dir",
+        "mounted read-only (Gallery publishes there)",
+    ),
+    (
+        "scaled",
+        "the model store on a claim only one node can mount",
+        lambda o: first(o, "PersistentVolumeClaim", "liquidedge-modelstore")["spec"].update(
+            accessModes=["ReadWriteOnce"]
+        ),
+        "model dir",
+        "not a ReadWriteMany claim",
     ),
 ]
 

@@ -15,6 +15,7 @@ import dockerfiles
 import pytest
 
 from liquidedge.service import ServiceHandle
+from support.ports import free_port
 
 DOCKER = deploy.REPO / "docker"
 HEALTHCHECK = DOCKER / "healthcheck.py"
@@ -178,11 +179,7 @@ def run_healthcheck(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def unused_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 def test_healthcheck_says_healthy_for_a_serving_program(face_service: ServiceHandle) -> None:

@@ -15,13 +15,30 @@ from support.calls import SERVING, health_status
 
 
 @pytest.fixture(scope="module")
+def recognition_service(model_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceHandle]:
+    """The recognition service on an empty model store (it serves before any gallery exists)."""
+    from facerecognition.service import build_parser, start
+
+    root = tmp_path_factory.mktemp("recognition")
+    args = ["--port", "0", "--metrics-port", "-1", "--model-dir", model_dir, "--embed-workers", "0"]
+    store = ["--model-store", str(root / "store"), "--model-cache-dir", str(root / "cache")]
+    handle = start(build_parser().parse_args([*args, *store]))
+    yield handle
+    handle.stop(0)
+
+
+@pytest.fixture(scope="module")
 def ports(
-    aggregator_service: ServiceHandle, face_service: ServiceHandle, yolo_service: ServiceHandle
+    aggregator_service: ServiceHandle,
+    face_service: ServiceHandle,
+    yolo_service: ServiceHandle,
+    recognition_service: ServiceHandle,
 ) -> dict[str, int]:
     return {
         "objectdetection": aggregator_service.port,
         "facedetection": face_service.port,
         "yolodetection": yolo_service.port,
+        "facerecognition": recognition_service.port,
     }
 
 
@@ -129,13 +146,19 @@ def test_face_detector_starts_and_serves_with_the_manifest_environment(
         handle.stop(0)
 
 
-def test_placeholder_secret_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The camera tokens Secret ships placeholders; a gateway started on them stops at once."""
+@pytest.mark.parametrize(
+    ("program", "secret_name"),
+    [("cameragateway", "cameragateway-tokens"), ("facerecognition", "facerecognition-operator-tokens")],
+)
+def test_placeholder_secret_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: str, secret_name: str
+) -> None:
+    """The tokens Secrets ship placeholders; a program started on them stops at once."""
     objects = deploy.render("scaled-cpu")
-    secret = deploy.by_name(objects, "Secret")["cameragateway-tokens"]
-    workload = deploy.by_name(objects, "Deployment")["cameragateway"]
+    secret = deploy.by_name(objects, "Secret")[secret_name]
+    workload = deploy.by_name(objects, "Deployment")[program]
     container = deploy.pod_spec(workload)["containers"][0]
-    code = deploy.programs()["cameragateway"]
+    code = deploy.programs()[program]
     files = deploy.mounted_files(objects, workload, container)
     for name, value in deploy.container_env(objects, container).items():
         if name.endswith("_FILE") and value:

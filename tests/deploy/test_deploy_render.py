@@ -13,22 +13,17 @@ import deploy_checks as deploy
 import pytest
 import yaml
 
-
-@pytest.fixture(scope="module", autouse=True)
-def tools() -> None:
-    try:
-        deploy.require_tools()
-    except deploy.ToolMissing as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("deploy_tools")
 
 
 # What each topology is made of (kind -> count). A change here is a change of the deployment.
 EXPECTED_KINDS = {
     "edge-local": {
         "Namespace": 1,
-        "ServiceAccount": 4,
-        "ConfigMap": 6,  # common + one per program + the CUDA YOLO settings
-        "Secret": 1,  # the camera gateway's tokens
+        "ServiceAccount": 6,  # one per program, and the operators' (for the recognition Gallery)
+        "ConfigMap": 7,  # common + one per program + the CUDA YOLO settings
+        "Secret": 2,  # the camera gateway's tokens, the recognition operators' tokens
+        "PersistentVolumeClaim": 1,  # the model store the recognising pods share (face gallery)
         "Service": 2,  # the aggregator and the camera gateway; the detectors are on localhost
         "Deployment": 1,  # the camera gateway
         "DaemonSet": 2,  # CPU nodes and GPU nodes
@@ -41,33 +36,35 @@ EXPECTED_KINDS = {
     },
     "scaled": {
         "Namespace": 1,
-        "ServiceAccount": 4,
-        "ConfigMap": 6,
-        "Secret": 1,
-        "Service": 4,  # the aggregator, the camera gateway, the two headless detector Services
-        "Deployment": 4,
-        "HorizontalPodAutoscaler": 2,  # the detectors
-        "PodDisruptionBudget": 3,
+        "ServiceAccount": 6,
+        "ConfigMap": 7,
+        "Secret": 2,
+        "PersistentVolumeClaim": 1,
+        "Service": 5,  # the aggregator, the camera gateway, the headless detector and recognition Services
+        "Deployment": 5,
+        "HorizontalPodAutoscaler": 3,  # the detectors and recognition
+        "PodDisruptionBudget": 4,
         "Gateway": 2,
         "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 2,  # one per detector
+        "AuthorizationPolicy": 3,  # one per detector, one for recognition
     },
     "scaled-cpu": {
         "Namespace": 1,
-        "ServiceAccount": 4,
-        "ConfigMap": 5,
-        "Secret": 1,
-        "Service": 4,
-        "Deployment": 4,
-        "HorizontalPodAutoscaler": 2,
-        "PodDisruptionBudget": 3,
+        "ServiceAccount": 6,
+        "ConfigMap": 6,
+        "Secret": 2,
+        "PersistentVolumeClaim": 1,
+        "Service": 5,
+        "Deployment": 5,
+        "HorizontalPodAutoscaler": 3,
+        "PodDisruptionBudget": 4,
         "Gateway": 2,
         "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 2,
+        "AuthorizationPolicy": 3,
     },
 }
 

@@ -12,9 +12,8 @@ from face_photos import head, jpeg
 
 from facedetection.engine import FaceEngine
 from facerecognition.embedder import CostEstimate, FaceAligner, LocalEmbedder, ProcessEmbedder, fitting
-from facerecognition.engine import RecognitionEngine, RecognitionSettings
+from facerecognition.engine import RecognitionEngine, RecognitionSettings, gallery_slot
 from facerecognition.gallery import Gallery
-from facerecognition.holder import GalleryHolder
 from facerecognition.model_files import RecognitionModelFiles
 from facerecognition.tracker import IdentityTracker
 
@@ -35,9 +34,10 @@ class CountingEmbedder:
         pass
 
 
-def make_engine(aligner, embedder, gallery: Gallery | None, model_id: str, **settings) -> RecognitionEngine:
-    holder = GalleryHolder(model_id, gallery=gallery)
-    return RecognitionEngine(aligner, embedder, holder, RecognitionSettings(workers=0, **settings))
+def make_engine(aligner, embedder, gallery: Gallery | None, **settings) -> RecognitionEngine:
+    return RecognitionEngine(
+        aligner, embedder, gallery_slot(gallery), RecognitionSettings(workers=0, **settings)
+    )
 
 
 def scene(photos, boxes, layout: dict[str, tuple[int, int]], side: int = 90) -> np.ndarray:
@@ -64,12 +64,11 @@ def test_track_reuse_skips_embeddings_a_changed_face_is_embedded(
     aligner: FaceAligner,
     counting: CountingEmbedder,
     default_gallery: Gallery,
-    recognition_files: RecognitionModelFiles,
     photos,
     face_boxes,
     haar: FaceEngine,
 ) -> None:
-    engine = make_engine(aligner, counting, default_gallery, recognition_files.model_id)
+    engine = make_engine(aligner, counting, default_gallery)
     tracker = IdentityTracker()
     frames = [
         scene(photos, face_boxes, {"obama2": (40, 100), "biden": (360, 100)}),
@@ -98,11 +97,9 @@ def test_track_reuse_skips_embeddings_a_changed_face_is_embedded(
 
 
 def test_small_faces_and_faces_over_the_limit_are_not_embedded(
-    aligner, counting, default_gallery, recognition_files, photos, face_boxes, haar
+    aligner, counting, default_gallery, photos, face_boxes, haar
 ) -> None:
-    engine = make_engine(
-        aligner, counting, default_gallery, recognition_files.model_id, max_faces=1, min_face=60
-    )
+    engine = make_engine(aligner, counting, default_gallery, max_faces=1, min_face=60)
     # Obama's face large, Biden's large but smaller, the astronaut's 45 px (under min_face).
     frame = np.full((480, 640, 3), 90, np.uint8)
     for name, (x, y), side in (
@@ -120,16 +117,21 @@ def test_small_faces_and_faces_over_the_limit_are_not_embedded(
     assert (report.recognised, report.over_limit, report.too_small, counting.chips) == (1, 1, 1, 1)
     assert names_by_x(result) == ["obama", "unknown", "unknown"]  # the largest face was the one embedded
     assert "distance" not in result.detections.attributes(int(np.argmin(faces.xyxy[:, 2] - faces.xyxy[:, 0])))
+    # Each box says why it was not matched (the matched one says nothing).
+    order = np.argsort(result.detections.xyxy[:, 0])
+    reasons = [result.detections.attributes(int(i)).get("unrecognised") for i in order]
+    assert reasons == [None, "over_limit", "too_small"]
 
 
 def test_deadline_passed_faces_come_back_unknown_and_late(
-    aligner, counting, default_gallery, recognition_files, photos, haar
+    aligner, counting, default_gallery, photos, haar
 ) -> None:
-    engine = make_engine(aligner, counting, default_gallery, recognition_files.model_id)
+    engine = make_engine(aligner, counting, default_gallery)
     faces = haar.detect(photos["obama2"])
     result = engine.recognize(photos["obama2"], faces, deadline=time.monotonic() - 0.001)
     assert result.report.late == len(faces) and result.report.embedded == 0 and counting.chips == 0
     assert list(result.detections.data["identity"]) == ["unknown"] * len(faces)
+    assert list(result.detections.data["unrecognised"]) == ["late"] * len(faces)
     np.testing.assert_array_equal(result.detections.xyxy, faces.xyxy)  # the boxes all come back
     # With time to spare the same face is recognised.
     result = engine.recognize(photos["obama2"], faces, deadline=time.monotonic() + 30)
@@ -137,14 +139,11 @@ def test_deadline_passed_faces_come_back_unknown_and_late(
 
 
 def test_no_gallery_means_unknown_for_everyone(recognition_files, photos, haar) -> None:
-    holder = GalleryHolder(recognition_files.model_id)
-    engine = RecognitionEngine.build(recognition_files, holder, RecognitionSettings(workers=0))
+    engine = RecognitionEngine.build(recognition_files, gallery_slot(), RecognitionSettings(workers=0))
     faces = haar.detect(photos["obama2"])
     result = engine.recognize(photos["obama2"], faces)
     assert result.report.no_gallery == len(faces) == 1 and result.report.outcomes()["no_gallery"] == 1
-    assert result.detections.attributes(0) == {"identity": "unknown"}
-    with pytest.raises(ValueError, match="holder expects model"):
-        RecognitionEngine.build(recognition_files, GalleryHolder("other"), RecognitionSettings(workers=0))
+    assert result.detections.attributes(0) == {"identity": "unknown", "unrecognised": "no_gallery"}
 
 
 @pytest.mark.parametrize(

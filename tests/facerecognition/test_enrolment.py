@@ -4,61 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-import skimage.data
-from face_photos import head
 
-from facerecognition.enrolment import (
-    Enroller,
-    EnrolmentError,
-    FaceTooSmallError,
-    MultipleFacesError,
-    NoFaceError,
-    Photo,
-    UnreadablePhotoError,
-    read_folder,
-)
+from facerecognition.enrolment import Enroller, NoFaceError, Photo, read_folder
 from facerecognition.gallery import Gallery, InvalidNameError
-
-
-def encoded(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return data.tobytes()
-
-
-def side_by_side(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    height = max(a.shape[0], b.shape[0])
-    canvas = np.zeros((height, a.shape[1] + b.shape[1], 3), np.uint8)
-    canvas[: a.shape[0], : a.shape[1]] = a
-    canvas[: b.shape[0], a.shape[1] :] = b
-    return canvas
-
-
-@pytest.fixture(scope="module")
-def refusals(
-    photos: dict[str, np.ndarray], face_boxes: dict[str, np.ndarray]
-) -> dict[str, tuple[bytes, type[EnrolmentError]]]:
-    return {
-        # a photo of a cup of coffee
-        "no-face": (encoded(cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR)), NoFaceError),
-        # two people, both with faces big enough: which one is meant?
-        "two-faces": (
-            encoded(
-                side_by_side(
-                    head(photos["obama"], face_boxes["obama"], 150),
-                    head(photos["biden"], face_boxes["biden"], 150),
-                )
-            ),
-            MultipleFacesError,
-        ),
-        # one face, 60 px: found, but under the 80 px enrolment minimum
-        "too-small": (encoded(head(photos["obama"], face_boxes["obama"], 60, margin=1.0)), FaceTooSmallError),
-        # not an image at all
-        "unreadable": (b"GIF89a not really", UnreadablePhotoError),
-    }
 
 
 @pytest.mark.parametrize("case", ["no-face", "two-faces", "too-small", "unreadable"])

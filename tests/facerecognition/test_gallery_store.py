@@ -1,33 +1,35 @@
-"""Gallery versions on disk: atomic saves, validated loads, and a holder that keeps what works.
+"""Gallery versions in the model store: published and loaded whole, defects refused, the slot
+keeps what works, concurrent changes never lost.
 
 These tests need no dlib: a gallery is names, embeddings and metadata, so they use random
-unit vectors and run in milliseconds (the real-photo tests cover what embeddings mean).
+unit vectors and run in milliseconds (the real-photo tests cover what embeddings mean). The
+store's own guarantees (atomic publish, checksums, channels) are tested in tests/modelstore.
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
-import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from facerecognition.gallery import (
-    CorruptGalleryError,
-    Gallery,
-    IncompatibleGalleryError,
-    Source,
+from facerecognition.engine import gallery_slot
+from facerecognition.gallery import CorruptGalleryError, Gallery, IncompatibleGalleryError, Source
+from facerecognition.store import (
+    EMBEDDINGS,
+    ENGINE,
+    ENTRIES,
+    FORMAT,
+    GalleryPlace,
+    load_gallery,
 )
-from facerecognition.holder import GalleryHolder
-from facerecognition.store import EMBEDDINGS, ENTRIES, MANIFEST, GalleryStore
+from liquidedge.config import EnvDefaultsParser
+from liquidedge.modelslot import ModelRefusedError
+from modelstore import ConflictError, ModelStore, VerificationError, open_store
+from modelstore.serving import add_serving_flags, slot_watcher
 
 MODEL = "dlib-resnet-v1:test+sp5:test"
 
@@ -43,24 +45,21 @@ def make_gallery(
     return Gallery.create(model_id=model_id, names=names, embeddings=vectors, sources=sources, parent=parent)
 
 
-def test_save_publish_load_round_trip(tmp_path: Path) -> None:
-    store = GalleryStore(tmp_path)
-    assert store.current_version() is None and store.load_current(MODEL) is None
+@pytest.fixture
+def place(tmp_path: Path) -> GalleryPlace:
+    return GalleryPlace(open_store(str(tmp_path / "store")), cache_dir=tmp_path / "cache")
+
+
+def test_publish_load_round_trip(place: GalleryPlace) -> None:
+    assert place.current_version() is None and place.load_current(MODEL) is None
     gallery = make_gallery({"alice": 2, "bob": 1})
-    path = store.save_and_publish(gallery)
-    assert sorted(p.name for p in path.iterdir()) == [EMBEDDINGS, ENTRIES, MANIFEST]
-    manifest = json.loads((path / MANIFEST).read_text())
-    # What a versioned model store needs of any artefact, and what is ours.
-    assert {k: manifest[k] for k in ("name", "version", "engine", "format", "parent")} == {
-        "name": "face-gallery",
-        "version": gallery.version,
-        "engine": "facerecognition",
-        "format": "liquidedge.face-gallery.v1",
-        "parent": None,
-    }
-    assert manifest["created"] == gallery.created and manifest["people"] == ["alice", "bob"]
-    assert set(manifest["files"]) == {EMBEDDINGS, ENTRIES}
-    loaded = store.load_current(MODEL)
+    place.publish(gallery)
+    stored = place.store.get(place.name, gallery.version)
+    manifest = stored.manifest
+    assert (manifest.engine, manifest.format, manifest.parent) == (ENGINE, FORMAT, None)
+    assert {entry.path for entry in manifest.files} == {EMBEDDINGS, ENTRIES}
+    assert manifest.meta["people"] == ["alice", "bob"] and manifest.meta["model_id"] == MODEL
+    loaded = place.load_current(MODEL)
     assert loaded is not None
     assert (loaded.version, loaded.names, loaded.sources) == (gallery.version, gallery.names, gallery.sources)
     np.testing.assert_array_equal(loaded.embeddings, gallery.embeddings)
@@ -69,198 +68,140 @@ def test_save_publish_load_round_trip(tmp_path: Path) -> None:
     assert loaded.match(-gallery.embeddings[2], 0.55).name == "unknown"
 
 
-def corrupt_manifest(path: Path) -> None:
-    (path / MANIFEST).write_text("{ not json")
+def publish_raw(
+    store: ModelStore, folder: Path, version: str, embeddings: np.ndarray, meta: dict, fmt: str = FORMAT
+) -> None:
+    """A well-formed store version whose content is ours to spoil."""
+    folder.mkdir(parents=True)
+    np.save(folder / EMBEDDINGS, embeddings, allow_pickle=False)
+    names = [{"name": "alice", "photo": "a.jpg", "sha256": "0" * 64, "box_xyxy": [0, 0, 9, 9]}] * len(
+        embeddings
+    )
+    (folder / ENTRIES).write_text(json.dumps(names))
+    store.publish(
+        "face-gallery",
+        {EMBEDDINGS: folder / EMBEDDINGS, ENTRIES: folder / ENTRIES},
+        engine=ENGINE,
+        format=fmt,
+        version=version,
+        meta=meta,
+    )
 
 
-def truncate_embeddings(path: Path) -> None:
-    data = (path / EMBEDDINGS).read_bytes()
-    (path / EMBEDDINGS).write_bytes(data[: len(data) // 2])
-
-
-def delete_entries(path: Path) -> None:
-    (path / ENTRIES).unlink()
-
-
-def rewrite(path: Path, embeddings: np.ndarray | None = None, **manifest_changes: object) -> None:
-    """Change the content and re-sign it consistently (a well-formed but different gallery)."""
-    manifest = json.loads((path / MANIFEST).read_text())
-    if embeddings is not None:
-        np.save(path / EMBEDDINGS, embeddings, allow_pickle=False)
-        data = (path / EMBEDDINGS).read_bytes()
-        manifest["files"][EMBEDDINGS] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    manifest.update(manifest_changes)
-    (path / MANIFEST).write_text(json.dumps(manifest))
-
+GOOD_META = {"model_id": MODEL, "embedding_size": 128, "count": 3, "people": ["alice"], "created": "x"}
+UNIT = np.eye(3, 128, dtype=np.float32)
 
 DEFECTS = [
-    # (case, damage, expected error, words the message must contain)
-    ("garbage manifest", corrupt_manifest, CorruptGalleryError, "unreadable manifest.json"),
-    ("truncated embeddings", truncate_embeddings, CorruptGalleryError, "SHA-256"),
-    ("missing entries", delete_entries, CorruptGalleryError, "entries.json is missing"),
-    (
-        "other model",
-        lambda p: rewrite(p, model_id="dlib-resnet-v1:other+sp5:other"),
-        IncompatibleGalleryError,
-        "re-enrol",
-    ),
-    ("other format", lambda p: rewrite(p, format="someone-else.v9"), IncompatibleGalleryError, "format"),
-    (
-        "64-d embeddings",
-        lambda p: rewrite(p, embeddings=np.zeros((3, 64), np.float32)),
-        IncompatibleGalleryError,
-        "64 values, expected 128",
-    ),
-    ("size field", lambda p: rewrite(p, embedding_size=512), IncompatibleGalleryError, "embedding size 512"),
-    (
-        "NaN embeddings",
-        lambda p: rewrite(p, embeddings=np.full((3, 128), np.nan, np.float32)),
-        CorruptGalleryError,
-        "NaN",
-    ),
-    ("count mismatch", lambda p: rewrite(p, count=7), CorruptGalleryError, "manifest says 7"),
+    # (case, embeddings, meta changes, format, expected error, words the message must contain)
+    ("other model", UNIT, {"model_id": "dlib-resnet-v1:other"}, FORMAT, IncompatibleGalleryError, "re-enrol"),
+    ("other format", UNIT, {}, "someone-else.v9", IncompatibleGalleryError, "format"),
+    ("64-d embeddings", np.eye(3, 64, dtype=np.float32), {}, FORMAT, IncompatibleGalleryError, "64 values"),
+    ("size field", UNIT, {"embedding_size": 512}, FORMAT, IncompatibleGalleryError, "embedding size 512"),
+    ("NaN embeddings", np.full((3, 128), np.nan, np.float32), {}, FORMAT, CorruptGalleryError, "NaN"),
+    ("count mismatch", UNIT, {"count": 7}, FORMAT, CorruptGalleryError, "manifest says 7"),
+    ("float64", UNIT.astype(np.float64), {}, FORMAT, CorruptGalleryError, "float64"),
 ]
 
 
-@pytest.mark.parametrize(("case", "damage", "error", "words"), DEFECTS, ids=[d[0] for d in DEFECTS])
-def test_defective_version_refused_and_old_one_kept(case, damage, error, words, tmp_path: Path) -> None:
-    store = GalleryStore(tmp_path)
+@pytest.mark.parametrize(
+    ("case", "embeddings", "changes", "fmt", "error", "words"), DEFECTS, ids=[d[0] for d in DEFECTS]
+)
+def test_defective_version_refused_and_the_slot_keeps_its_version(
+    case, embeddings, changes, fmt, error, words, place: GalleryPlace, tmp_path: Path
+) -> None:
     old = make_gallery({"alice": 1}, seed=1)
-    store.save_and_publish(old)
-    holder = GalleryHolder(MODEL, store)
-    assert holder.refresh().changed and holder.version == old.version
-
-    new = make_gallery({"alice": 1, "bob": 2}, seed=2, parent=old.version)
-    damage(store.save(new))
-    with pytest.raises(error, match=words):
-        store.load(new.version, MODEL)
-    store.publish(new.version)
-    outcome = holder.refresh()
-    assert not outcome.changed and outcome.error is not None and words in outcome.error
-    assert holder.current is not None and holder.current.version == old.version
-    # Refused once, not re-read on every poll; a later good version is taken.
-    assert holder.refresh().error == outcome.error
-    good = make_gallery({"carol": 1}, seed=3)
-    store.save_and_publish(good)
-    assert holder.refresh().changed and holder.version == good.version
-
-
-def test_holder_refuses_a_gallery_of_other_models() -> None:
-    holder = GalleryHolder(MODEL, gallery=make_gallery({"alice": 1}))
-    with pytest.raises(IncompatibleGalleryError, match="other"):
-        holder.swap(make_gallery({"bob": 1}, model_id="other"))
-    assert holder.current is not None and holder.current.people == ("alice",)
-
-
-def test_swap_frees_the_old_version() -> None:
-    old = make_gallery({"alice": 1})
-    gone = weakref.ref(old)
-    holder = GalleryHolder(MODEL, gallery=old)
-    del old
-    holder.swap(make_gallery({"bob": 1}, seed=1))
-    gc.collect()
-    assert gone() is None, "the holder kept a reference to the version it swapped out"
-
-
-def test_failed_save_leaves_previous_version_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = GalleryStore(tmp_path)
-    old = make_gallery({"alice": 1})
-    store.save_and_publish(old)
-    real_rename = os.rename
-
-    def failing_rename(src: object, dst: object) -> None:
-        raise OSError("disk full (injected)")
-
-    monkeypatch.setattr(os, "rename", failing_rename)
-    with pytest.raises(OSError, match="injected"):
-        store.save_and_publish(make_gallery({"bob": 1}, seed=5))
-    monkeypatch.setattr(os, "rename", real_rename)
-    assert store.versions() == [old.version] and store.current_version() == old.version
-    assert not [p for p in store.versions_dir.iterdir() if p.name != old.version]  # nothing half-written left
-
-
-CRASHING_SAVE = """
-import os, sys, time
-from pathlib import Path
-sys.path.insert(0, sys.argv[3])
-from test_gallery_store import make_gallery
-from facerecognition.store import GalleryStore
-real_fsync, calls = os.fsync, []
-def slow_fsync(fd):
-    real_fsync(fd)
-    calls.append(fd)
-    if len(calls) == 2:  # embeddings written, manifest not yet: announce, then hang
-        Path(sys.argv[2]).write_text("mid-save")
-        time.sleep(60)
-os.fsync = slow_fsync
-GalleryStore(sys.argv[1]).save_and_publish(make_gallery({"bob": 3}, seed=9))
-"""
-
-
-def test_crash_mid_save_leaves_previous_version_intact(tmp_path: Path) -> None:
-    """A real crash: the saving process is SIGKILLed between two files of the new version."""
-    root = tmp_path / "gallery"
-    store = GalleryStore(root)
-    old = make_gallery({"alice": 1})
-    store.save_and_publish(old)
-    marker = tmp_path / "marker"
-    child = subprocess.Popen(
-        [sys.executable, "-c", CRASHING_SAVE, str(root), str(marker), str(Path(__file__).parent)],
+    place.publish(old)
+    slot = gallery_slot()
+    watcher = slot_watcher(
+        serving_args(tmp_path), slot, lambda local: load_gallery(local, MODEL), engine=ENGINE
     )
-    try:
-        for _ in range(300):
-            if marker.exists() or child.poll() is not None:
-                break
-            threading.Event().wait(0.1)
-        assert marker.exists(), f"the saving process never reached mid-save (exit {child.poll()})"
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
-    # The crashed save left a hidden partial directory, which is not a version.
-    assert any(p.name.startswith(".partial-") for p in store.versions_dir.iterdir())
-    assert store.versions() == [old.version] and store.current_version() == old.version
-    holder = GalleryHolder(MODEL, store)
-    assert holder.refresh().changed and holder.current is not None and holder.current.people == ("alice",)
-    # And the next save still works.
-    store.save_and_publish(make_gallery({"carol": 1}, seed=4))
-    assert holder.refresh().changed and holder.current.people == ("carol",)
+    watcher.poll_once()
+    assert slot.version == old.version
+
+    publish_raw(place.store, tmp_path / "bad", "bad-version", embeddings, {**GOOD_META, **changes}, fmt)
+    with pytest.raises(error, match=words):
+        place.load("bad-version", MODEL)
+    place.store.promote(place.name, "bad-version", place.channel)
+    assert watcher.poll_once() is None
+    assert slot.version == old.version and any(words in why for why in watcher.refused.values())
+    assert watcher.poll_once() is None  # refused once, not loaded again at every poll
+    # A later good version is taken.
+    good = make_gallery({"carol": 1}, seed=3)
+    place.publish(good)
+    watcher.poll_once()
+    assert slot.version == good.version
 
 
-def test_readers_never_see_a_half_swapped_gallery(tmp_path: Path) -> None:
-    """Readers take `current` once and find it whole while versions are published and polled in."""
-    store = GalleryStore(tmp_path)
-    galleries = [make_gallery({f"p{i}": i + 1}, seed=i) for i in range(6)]
-    expected = {g.version: (g.names, g.embeddings.tobytes()) for g in galleries}
-    holder = GalleryHolder(MODEL, store, gallery=galleries[0])
-    stop = threading.Event()
-    seen: set[str] = set()
-    bad: list[str] = []
+def serving_args(tmp_path: Path, *extra: str):
+    parser = EnvDefaultsParser(prog="test")
+    add_serving_flags(parser, model_name="face-gallery")
+    return parser.parse_args(
+        ["--model-store", str(tmp_path / "store"), "--model-cache-dir", str(tmp_path / "cache"), *extra]
+    )
 
-    def reader() -> None:
-        while not stop.is_set():
-            gallery = holder.current
-            assert gallery is not None
-            if (gallery.names, gallery.embeddings.tobytes()) != expected[gallery.version]:
-                bad.append(gallery.version)
-            seen.add(gallery.version)
 
-    poller = threading.Thread(target=holder.poll, args=(stop, 0.01))
-    readers = [threading.Thread(target=reader) for _ in range(3)]
-    for thread in [poller, *readers]:
+def test_a_tampered_file_is_refused_by_the_store(place: GalleryPlace, tmp_path: Path) -> None:
+    gallery = make_gallery({"alice": 1})
+    place.publish(gallery)
+    stored = (
+        tmp_path / "store" / "models" / "face-gallery" / "versions" / gallery.version / "files" / EMBEDDINGS
+    )
+    stored.write_bytes(stored.read_bytes()[:-8])
+    with pytest.raises(VerificationError, match="truncated"):
+        place.load(gallery.version, MODEL)
+
+
+def test_the_slot_refuses_a_gallery_that_fails_its_smoke_test() -> None:
+    slot = gallery_slot(make_gallery({"alice": 1}))
+    broken = make_gallery({"bob": 1}, seed=1)
+    object.__setattr__(broken, "embeddings", np.zeros((1, 3), np.float32))  # cannot match 128-d vectors
+    with pytest.raises(ModelRefusedError):
+        slot.offer(broken.version, lambda: broken)
+    with slot.lease() as lease:
+        assert lease.model.people == ("alice",)
+
+
+def test_changes_from_two_writers_are_never_lost(place: GalleryPlace) -> None:
+    """Two replicas enrol at the same moment: each change is derived from the other's result."""
+    place.publish(make_gallery({"alice": 1}))
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def add(name: str, seed: int) -> Callable[[Gallery | None], Gallery]:
+        calls = []
+
+        def make(parent: Gallery | None) -> Gallery:
+            assert parent is not None
+            calls.append(parent.version)
+            if len(calls) == 1:
+                barrier.wait(timeout=5)  # both writers derive from the same version first
+            person = make_gallery({name: 1}, seed=seed)
+            return parent.with_people({name: (person.embeddings, list(person.sources))})
+
+        return make
+
+    def writer(name: str, seed: int) -> None:
+        try:
+            place.change(add(name, seed), MODEL)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n, s)) for n, s in (("bob", 2), ("carol", 3))]
+    for thread in threads:
         thread.start()
-    try:
-        for gallery in galleries[1:]:
-            store.save_and_publish(gallery)
-            for _ in range(500):
-                if gallery.version in seen:
-                    break
-                threading.Event().wait(0.01)
-            assert gallery.version in seen, (
-                "the poller did not swap in a published version (or no reader saw it)"
-            )
-    finally:
-        stop.set()
-        for thread in [poller, *readers]:
-            thread.join()
-    assert not bad
+    for thread in threads:
+        thread.join()
+    assert not errors
+    current = place.load_current(MODEL)
+    assert current is not None and current.people == ("alice", "bob", "carol")
+
+
+def test_a_stale_promote_is_refused(place: GalleryPlace) -> None:
+    first = make_gallery({"alice": 1})
+    place.publish(first)
+    second = make_gallery({"bob": 1}, seed=1, parent=first.version)
+    place.publish(second)
+    late = make_gallery({"carol": 1}, seed=2, parent=first.version)
+    with pytest.raises(ConflictError, match="moved meanwhile"):
+        place.publish(late, expect=first.version)
+    assert place.current_version() == second.version

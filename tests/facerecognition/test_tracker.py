@@ -66,7 +66,7 @@ def test_another_look_in_the_same_place_is_not_reused() -> None:
     tracker = IdentityTracker()
     embedded(tracker, BOX, looks=[appearance(face_a, BOX[0])])
     (same,) = tracker.step(BOX, "v1", [appearance((face_a * 0.7).astype(np.uint8), BOX[0])])
-    assert same.reusable is not None  # darker is the same look (the thumbnail is normalised)
+    assert same.reusable is not None and same.reusable.name == "alice"  # darker is the same look
     (other,) = tracker.step(BOX, "v1", [appearance(face_b, BOX[0])])
     assert other.reusable is None
 

@@ -185,7 +185,7 @@ class FaultMesh:
     def metric_sum(self, name: str, service: str = "edge", **labels: str) -> float:
         """Sum of one service's samples of a metric whose labels include `labels` (0 when absent)."""
         where = self.placements[service]
-        return metric_sum(scrape(where.ip, where.metrics_port), name, **labels)
+        return metric_sum(scrape(where.metrics_port, where.ip), name, **labels)
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.log_dir / f"{name}.log"

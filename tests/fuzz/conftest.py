@@ -13,6 +13,7 @@ import pytest
 from fuzz_support import FuzzTally, fuzz_mode, register_profiles
 
 from liquidedge.service import ServiceHandle
+from support.calls import open_channel
 
 TALLY = pytest.StashKey[FuzzTally]()
 # Long mode runs ten times the examples; give each test room beyond the suite-wide timeout.
@@ -59,7 +60,7 @@ def service_ports(
 @pytest.fixture(scope="session")
 def channels(service_ports: dict[str, int]) -> Iterator[dict[str, grpc.Channel]]:
     """One channel per service for the whole run, as a robot would keep."""
-    opened = {name: grpc.insecure_channel(f"127.0.0.1:{port}") for name, port in service_ports.items()}
+    opened = {name: open_channel(port) for name, port in service_ports.items()}
     yield opened
     for channel in opened.values():
         channel.close()

@@ -22,8 +22,8 @@ from jpeg_strategies import real_jpegs
 
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2
-from servicekit import start_yolo
 from support.calls import detect_or_error
+from support.services import start_yolo
 
 
 def detect(port: int, **fields: object) -> grpc.RpcError | detection_pb2.DetectResponse:

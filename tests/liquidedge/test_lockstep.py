@@ -7,7 +7,6 @@ outcome the client can report is produced by a real call, never assumed.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -29,6 +28,7 @@ from liquidedge.lockstep import (
     Pacer,
 )
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from support.ports import free_port
 
 JPEG = b"\xff\xd8 not decoded by the scripted server \xff\xd9"
 ENGINES = {"face": (True, "OK", 4.0), "yolo": (True, "OK", 9.5)}
@@ -221,10 +221,7 @@ def test_a_unary_call_gives_up_at_the_clients_wait(scripted: tuple[ScriptedDetec
 
 
 def test_nothing_listening_is_unavailable() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with LockstepClient.to(f"127.0.0.1:{port}") as client:
+    with LockstepClient.to(f"127.0.0.1:{free_port()}") as client:
         outcome = client.send(JPEG)
     assert (outcome.code, outcome.answered) == ("UNAVAILABLE", False)
 

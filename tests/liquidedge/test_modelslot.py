@@ -14,6 +14,7 @@ from liquidedge.detections import Detections
 from liquidedge.errors import EngineUnavailableError
 from liquidedge.metrics import ServiceMetrics
 from liquidedge.modelslot import ModelRefusedError, ModelSlot, SlotEngine
+from support.waiting import wait_for
 
 
 @dataclass
@@ -144,15 +145,18 @@ def test_swaps_under_concurrent_frames_never_run_a_frame_on_a_closed_model() -> 
     workers = [threading.Thread(target=frames) for _ in range(6)]
     for worker in workers:
         worker.start()
-    for model in models[1:]:
-        slot.offer(model.version, lambda model=model: model)
+    for model in models:
+        if model is not models[0]:
+            slot.offer(model.version, lambda model=model: model)
+        # Frames run on each version before the next swap: every swap happens under running frames.
+        wait_for(lambda version=model.version: version in seen, 10, f"a frame on {model.version}")
     stop.set()
     for worker in workers:
         worker.join(10)
     assert all(model.closed for model in models[:-1]), "a retired version was never freed"
     assert not models[-1].closed
     assert [m.version for m in models if m.ran_closed] == []
-    assert seen, "no frame ran"
+    assert set(seen) == {model.version for model in models}
 
 
 def test_slot_engine_answers_say_which_version_made_them_and_a_batch_runs_on_one() -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PROTOS = ["liquidedge/v1/detection.proto", "liquidedge/legacy/robot.proto"]
+PROTOS = ["liquidedge/v1/detection.proto", "liquidedge/v1/gallery.proto", "liquidedge/legacy/robot.proto"]
 
 
 def test_generated_stubs_are_current(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ import pytest
 
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.security import channel_credentials, read_tokens
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from servicekit import start_aggregator, start_face
-from support.calls import SERVING, health_status, open_channel
+from liquidedge.v1 import detection_pb2_grpc
+from support.calls import SERVING, health_status, open_channel, request
+from support.services import start_aggregator, start_face
 
 TOKEN = "s3cret-robot-token"
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
@@ -64,19 +64,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def frame_request(jpeg: bytes) -> detection_pb2.DetectRequest:
-    return detection_pb2.DetectRequest(frame=detection_pb2.Frame(number=1, jpeg=jpeg))
-
-
 def call(
     port: int, jpeg: bytes, credentials: grpc.ChannelCredentials | None, token: str | None
 ) -> grpc.StatusCode:
     metadata = (("authorization", f"Bearer {token}"),) if token else None
     with open_channel(f"localhost:{port}", credentials) as channel:
         try:
-            detection_pb2_grpc.DetectorStub(channel).Detect(
-                frame_request(jpeg), timeout=10, metadata=metadata
-            )
+            detection_pb2_grpc.DetectorStub(channel).Detect(request(jpeg), timeout=10, metadata=metadata)
         except grpc.RpcError as error:
             return error.code()
     return grpc.StatusCode.OK
@@ -144,9 +138,9 @@ def test_mutual_tls_mesh_end_to_end(pki: Path, astronaut_jpeg: bytes) -> None:
     )  # fmt: skip
     try:
         robot = channel_credentials(str(pki / "ca.pem"))
-        with grpc.secure_channel(f"localhost:{aggregator.port}", robot) as channel:
+        with open_channel(f"localhost:{aggregator.port}", robot) as channel:
             reply = detection_pb2_grpc.DetectorStub(channel).Detect(
-                frame_request(astronaut_jpeg), timeout=10, metadata=(("authorization", f"Bearer {TOKEN}"),)
+                request(astronaut_jpeg), timeout=10, metadata=(("authorization", f"Bearer {TOKEN}"),)
             )
         assert [d.label for d in reply.detections] == ["face"] and reply.engines[0].ok
         # Straight to the detector: right CA but no client certificate, or one from another CA.
@@ -185,10 +179,10 @@ def test_the_aggregator_demands_tls_and_tokens_except_for_health_and_legacy(
         ):
             assert call(aggregator.port, astronaut_jpeg, robot, token) == expected, token
         assert call(aggregator.port, astronaut_jpeg, None, TOKEN) == grpc.StatusCode.UNAVAILABLE  # plaintext
-        with grpc.secure_channel(f"localhost:{aggregator.port}", robot) as channel:
+        with open_channel(f"localhost:{aggregator.port}", robot) as channel:
             stub = detection_pb2_grpc.DetectorStub(channel)
             with pytest.raises(grpc.RpcError) as error:
-                list(stub.DetectStream(iter([frame_request(astronaut_jpeg)]), timeout=10))
+                list(stub.DetectStream(iter([request(astronaut_jpeg)]), timeout=10))
             assert error.value.code() == UNAUTHENTICATED
             # Probes carry no token; the legacy robots keep their user_id check instead.
             assert health_status(channel) == SERVING

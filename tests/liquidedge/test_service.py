@@ -15,7 +15,9 @@ from liquidedge.detector_servicer import DetectorServicer
 from liquidedge.legacy import robot_pb2_grpc
 from liquidedge.server import ServiceBinding
 from liquidedge.service import start_detector
-from servicekit import SERVING, detect, free_port, health, listening, port_taken, wait_for
+from support.calls import SERVING, detect, health_status
+from support.ports import free_port, listening, port_taken
+from support.waiting import wait_threads_end
 
 
 class CountingEngine:
@@ -50,11 +52,11 @@ def detector_args(*flags: str) -> argparse.Namespace:
 def start_and_expect_failure(
     args: argparse.Namespace, load: Callable[[], CountingEngine], match: str
 ) -> None:
-    threads_before = set(threading.enumerate())
+    threads_before = threading.enumerate()
     with pytest.raises(Exception, match=match):
         start_detector("detector", "face", legacy_stub_binding, args, load)
     assert not listening(args.port), "the gRPC port is still open after the failed start"
-    assert wait_for(lambda: set(threading.enumerate()) <= threads_before)
+    wait_threads_end(threads_before)
 
 
 def test_a_model_that_fails_to_load_closes_the_server_and_metrics() -> None:
@@ -84,7 +86,7 @@ def test_a_started_detector_serves_then_closes_its_engine_once(astronaut_jpeg: b
     engine = CountingEngine()
     handle = start_detector("detector", "face", legacy_stub_binding, detector_args(), lambda: engine)
     try:
-        assert health(handle.port) == SERVING
+        assert health_status(handle.port) == SERVING
         reply = detect(handle.port, astronaut_jpeg)
         assert [(d.label, d.box.width) for d in reply.detections] == [("face", 4)]
     finally:

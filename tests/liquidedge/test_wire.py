@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from liquidedge.service import ServiceHandle
-from servicekit import start_aggregator
+from support.services import start_aggregator
 
 GARBAGE = b"\x00"  # field number 0: never valid protobuf
 

@@ -14,7 +14,7 @@ from liquidedge.imaging import encode_jpeg
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from servicekit import detect
+from support.calls import detect
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED

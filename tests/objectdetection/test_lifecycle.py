@@ -16,18 +16,10 @@ import pytest
 from liquidedge.server import ServerOptions, ServiceBinding, create_server
 from liquidedge.service import DETECTOR_SERVICE, ServiceHandle
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from servicekit import (
-    SERVING,
-    free_port,
-    health,
-    listening,
-    metrics_text,
-    port_taken,
-    request,
-    start_aggregator,
-    start_face,
-    wait_for,
-)
+from support.calls import SERVING, request, wait_health, wait_metric
+from support.ports import free_port, listening, port_taken
+from support.services import start_aggregator, start_face
+from support.waiting import wait_threads_end
 
 
 class HeldDetector(detection_pb2_grpc.DetectorServicer):
@@ -60,16 +52,14 @@ def held() -> Iterator[tuple[HeldDetector, int]]:
 @pytest.mark.parametrize("taken_flag", ["--metrics-port", "--view-port"])
 def test_a_port_in_use_fails_the_start_and_closes_what_was_opened(taken_flag: str) -> None:
     """The gRPC port, the event loop, the channels and the other ports opened before are closed again."""
-    threads_before = set(threading.enumerate())
+    threads_before = threading.enumerate()
     grpc_port = free_port()
     with port_taken() as taken:
         flags = ("--port", str(grpc_port), "--view-port", "0", taken_flag, str(taken))
         with pytest.raises(OSError, match=f"on 127.0.0.1:{taken}: Address already in use"):
             start_aggregator("127.0.0.1:1", "", *flags)
     assert not listening(grpc_port), "the gRPC port opened before the failing step is still open"
-    assert wait_for(lambda: set(threading.enumerate()) <= threads_before), [
-        t.name for t in set(threading.enumerate()) - threads_before
-    ]
+    wait_threads_end(threads_before)
 
 
 def test_main_says_why_it_could_not_start_and_exits_1() -> None:
@@ -97,10 +87,12 @@ def test_a_client_that_hangs_up_cancels_the_engine_calls(
             call = detection_pb2_grpc.DetectorStub(channel).Detect.future(request(astronaut_jpeg), timeout=30)
             assert detector.received.wait(10)
             call.cancel()
-        cancelled = 'liquidedge_engine_calls_total{code="CANCELLED",engine="face",service="objectdetection"}'
-        assert wait_for(lambda: cancelled in metrics_text(aggregator))
-        counted = 'liquidedge_requests_total{code="CANCELLED",method="Detect",service="objectdetection"}'
-        assert wait_for(lambda: counted in metrics_text(aggregator))
+        wait_metric(
+            aggregator.metrics_port, "liquidedge_engine_calls_total", 1, engine="face", code="CANCELLED"
+        )
+        wait_metric(
+            aggregator.metrics_port, "liquidedge_requests_total", 1, method="Detect", code="CANCELLED"
+        )
     finally:
         aggregator.stop(0)
 
@@ -122,13 +114,13 @@ def test_sigterm_drains_the_frame_in_flight_then_exits(
     flags = ["--face-addr", f"127.0.0.1:{port}", "--yolo-addr", "", "--shutdown-grace-s", "20"]
     process = subprocess.Popen([*command, *flags], env={**os.environ, "LOG_LEVEL": "WARNING"})
     try:
-        assert wait_for(lambda: health(aggregator_port) == SERVING, timeout_s=60)
+        wait_health(aggregator_port, SERVING, timeout_s=60)
         with grpc.insecure_channel(f"127.0.0.1:{aggregator_port}") as channel:
             call = detection_pb2_grpc.DetectorStub(channel).Detect.future(request(astronaut_jpeg), timeout=60)
             assert detector.received.wait(10)
             process.send_signal(signal.SIGTERM)
             # Draining: health no longer says SERVING, yet the frame in flight is still being served.
-            assert wait_for(lambda: health(aggregator_port) != SERVING)
+            wait_health(aggregator_port, SERVING, leaves=True)
             assert not call.done()
             detector.release.set()
             reply = call.result()
@@ -168,7 +160,7 @@ def test_stop_ends_open_streams_at_their_next_frame(drained: ServiceHandle, astr
             requests.put(request(astronaut_jpeg, number=1))
             assert next(replies).frame_number == 1
             stopper.start()
-            assert wait_for(lambda: health(drained.port) != SERVING)  # drainers ran first
+            wait_health(drained.port, SERVING, leaves=True)  # drainers ran first
             requests.put(request(astronaut_jpeg, number=2))
             with pytest.raises(grpc.RpcError) as error:
                 next(replies)

@@ -8,21 +8,23 @@ from collections.abc import Callable
 import grpc
 import pytest
 
+from liquidedge.hostinfo import HostInfo
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2_grpc
 from meshtools.samples import SampleFrame
-from servicekit import (
+from support.calls import (
     NOT_SERVING,
     SERVING,
-    health,
-    metrics_text,
+    health_status,
+    metric_sum,
     request,
-    start_aggregator,
-    start_face,
-    start_yolo,
-    wait_for,
+    scrape,
+    wait_health,
+    wait_metric,
 )
+from support.services import start_aggregator, start_face, start_yolo
+from support.waiting import wait_for
 
 Channel = Callable[[int], grpc.Channel]
 
@@ -36,8 +38,13 @@ def test_v1_detect_returns_the_face_and_every_engine_status(
     faces = [d for d in reply.detections if d.label == "face"]
     assert len(faces) == 1 and faces[0].engine == "face" and faces[0].box.width > 80
     assert {e.engine: e.code for e in reply.engines} == {"face": "OK", "yolo": "OK"}
-    assert all(e.ok and e.served_by.hostname for e in reply.engines)
-    assert reply.served_by.hostname and reply.served_by.address
+    # The services run in this process, so every part of the answer names this host.
+    here = HostInfo.detect()
+    assert {e.engine: (e.ok, e.served_by.hostname) for e in reply.engines} == {
+        "face": (True, here.hostname),
+        "yolo": (True, here.hostname),
+    }
+    assert (reply.served_by.hostname, reply.served_by.address) == (here.hostname, here.address)
     assert (reply.image_width, reply.image_height) == (640, 480)
     assert reply.timings.total_ms > 0
 
@@ -97,7 +104,8 @@ def test_legacy_object_detect_with_generated_stubs(
     assert (reply.number, reply.timestamp) == (42, 1_700_000_000_123)
     faces = [o for o in reply.objects if o.name == "face"]
     assert len(faces) == 1 and faces[0].eng == robot_pb2.DetectedObject.FACE
-    assert reply.ipv4 != 0 and reply.name
+    here = HostInfo.detect()  # the aggregator runs in this process
+    assert (reply.ipv4, reply.name) == (here.ipv4_int, here.hostname) and reply.ipv4 != 0
 
 
 def test_legacy_face_service(face_service: ServiceHandle, channel_to: Channel, astronaut_jpeg: bytes) -> None:
@@ -141,8 +149,9 @@ def test_partial_answers_while_yolo_is_down_and_recovery_without_restart(
         assert statuses["face"].ok and not statuses["yolo"].ok
         assert statuses["yolo"].code in {"UNAVAILABLE", "DEADLINE_EXCEEDED"} and statuses["yolo"].error
         assert [d.label for d in reply.detections] == ["face"]
-        # The aggregator still has a working engine, so it stays SERVING.
-        assert wait_for(lambda: health(aggregator.port) == SERVING)
+        # The aggregator still has a working engine, so it stays SERVING once it has seen YOLO go.
+        wait_metric(aggregator.metrics_port, "liquidedge_backend_up", 0, engine="yolo")
+        assert health_status(aggregator.port) == SERVING
 
         yolo = start_yolo(model_dir, "--port", str(yolo_port))
 
@@ -150,7 +159,7 @@ def test_partial_answers_while_yolo_is_down_and_recovery_without_restart(
             engines = stub.Detect(request(astronaut_jpeg), timeout=5).engines
             return all(e.ok for e in engines)
 
-        assert wait_for(full_answer), "full answers did not resume after YOLO came back"
+        wait_for(full_answer, what="full answers to resume after YOLO came back")
     finally:
         aggregator.stop(0)
         yolo.stop(0)
@@ -161,10 +170,10 @@ def test_every_engine_down_is_unavailable_and_not_serving(channel_to: Channel, a
     face = start_face()
     aggregator = start_aggregator(f"127.0.0.1:{face.port}", "127.0.0.1:1")
     try:
-        assert wait_for(lambda: health(aggregator.port) == SERVING)
+        wait_health(aggregator.port, SERVING)
         face.stop(0)
-        assert wait_for(lambda: health(aggregator.port) == NOT_SERVING)
-        assert health(aggregator.port, "liquidedge.v1.Detector") == NOT_SERVING
+        wait_health(aggregator.port, NOT_SERVING)
+        assert health_status(aggregator.port, "liquidedge.v1.Detector") == NOT_SERVING
         with pytest.raises(grpc.RpcError) as error:
             detection_pb2_grpc.DetectorStub(channel_to(aggregator.port)).Detect(
                 request(astronaut_jpeg), timeout=5
@@ -179,20 +188,25 @@ def test_health_and_metrics_endpoints(
     aggregator_service: ServiceHandle, channel_to: Channel, astronaut_jpeg: bytes
 ) -> None:
     for service in ("", "liquidedge.v1.Detector", "ObjectDetection"):
-        assert health(aggregator_service.port, service) == SERVING
+        assert health_status(aggregator_service.port, service) == SERVING
+    before = scrape(aggregator_service.metrics_port)
     detection_pb2_grpc.DetectorStub(channel_to(aggregator_service.port)).Detect(
         request(astronaut_jpeg), timeout=10
     )
-    text = metrics_text(aggregator_service)
-    assert 'liquidedge_requests_total{code="OK",method="Detect",service="objectdetection"}' in text
+    after = scrape(aggregator_service.metrics_port)
+
+    def counted(name: str, **labels: str) -> float:
+        """What this one frame added to a counter of the aggregator (the session's earlier frames apart)."""
+        labels["service"] = "objectdetection"
+        return metric_sum(after, name, **labels) - metric_sum(before, name, **labels)
+
+    assert counted("liquidedge_requests_total", method="Detect", code="OK") == 1
     for engine in ("face", "yolo"):
-        assert (
-            f'liquidedge_engine_calls_total{{code="OK",engine="{engine}",service="objectdetection"}}' in text
-        )
-        assert f'liquidedge_engine_latency_seconds_bucket{{engine="{engine}"' in text
-        assert f'liquidedge_backend_up{{engine="{engine}",service="objectdetection"}} 1.0' in text
-        assert f'liquidedge_replicas_in_service{{engine="{engine}",service="objectdetection"}} 1.0' in text
-    assert 'liquidedge_frames_in_flight{service="objectdetection"} 0.0' in text
+        assert counted("liquidedge_engine_calls_total", engine=engine, code="OK") == 1
+        assert counted("liquidedge_engine_latency_seconds_count", engine=engine) == 1
+        assert metric_sum(after, "liquidedge_backend_up", engine=engine) == 1
+        assert metric_sum(after, "liquidedge_replicas_in_service", engine=engine) == 1
+    assert metric_sum(after, "liquidedge_frames_in_flight", service="objectdetection") == 0
 
 
 def test_live_view_serves_the_latest_frame_with_boxes(

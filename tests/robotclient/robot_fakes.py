@@ -1,4 +1,6 @@
-"""What the robot client's tests share: a fake mesh, a running robot, frames, answers, polling.
+"""What the robot client's tests share: a fake mesh, a running robot, frames and answers.
+
+(Waiting for a condition: `support.waiting`.)
 
 The fake mesh is real gRPC on loopback with scripted answers. It speaks both protocols, answers
 after a fixed delay with fixed boxes and fixed engine latencies (so a benchmark's summary has
@@ -14,7 +16,6 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import cv2
 import grpc
@@ -32,8 +33,6 @@ from robotclient.pilot import Pilot, PilotSettings
 from robotclient.runtime import RobotRuntime, RuntimeSettings
 from robotclient.sources import FrameSource
 from robotclient.values import Twist
-
-T = TypeVar("T")
 
 BOX = detection_pb2.Box(x=280, y=120, width=80, height=200)
 ENGINE_LATENCY_MS = {"face": 7.5, "yolo": 21.0}
@@ -228,18 +227,6 @@ class Running:
         self.runtime.stop()
         self.thread.join(5.0)
         self.link.stop()
-
-
-def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something true and return that; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def write_frames(folder: Path, count: int, size_wh: tuple[int, int] = (640, 480), level: int = 60) -> Path:

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from robot_fakes import FakeMesh, wait_for, write_frames
+from robot_fakes import FakeMesh, write_frames
 
 from robotclient.__main__ import main
 from robotclient.cli import ROBOMASTER_DRIVERS, bridge_settings_from, build_parser
 from robotclient.drivers.base import Driver
 from robotclient.drivers.bridge import BRIDGE_SCRIPT, BridgeSettings, RoboMasterBridgeDriver
 from robotclient.values import Led, Plate, Twist
+from support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = ROOT / "src" / "robomaster_bridge" / "bridge.py"

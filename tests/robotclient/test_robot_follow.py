@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from robot_fakes import FakeMesh, Running, detection, scene, wait_for
+from robot_fakes import FakeMesh, Running, detection, scene
 
 from liquidedge.detections import Detections
 from liquidedge.legacy import robot_pb2
@@ -17,6 +17,7 @@ from robotclient.link.legacy import legacy_detections
 from robotclient.operator_io import annotate, caption
 from robotclient.pilot import Pilot, PilotSettings
 from robotclient.runtime import status_line
+from support.waiting import wait_for
 
 # Obama farther (smaller) on the left, Biden nearer (bigger) on the right.
 OBAMA = ("person", (60, 150, 160, 400))

@@ -6,11 +6,12 @@ import time
 
 import grpc
 import pytest
-from robot_fakes import FakeMesh, wait_for
+from robot_fakes import FakeMesh
 
 from robotclient.clock import ManualClock
 from robotclient.link import Answer, Failure, LinkSettings, MeshLink, OutgoingFrame
 from robotclient.mailbox import Mailbox
+from support.waiting import wait_for
 
 JPEG = b"\xff\xd8fake\xff\xd9"
 

@@ -99,14 +99,17 @@ def test_run_on_a_folder_against_the_mesh(tmp_path: Path, fake_mesh: FakeMesh) -
 
 def test_sim_source_drives_the_sim_robot(tmp_path: Path, fake_mesh: FakeMesh) -> None:
     log = tmp_path / "robot.csv"
-    argv = ["--source", "sim", "--driver", "sim", "--frames", "5", "--mesh-addr", fake_mesh.address]
-    assert main([*argv, "--view-port", "-1", "--csv", str(log)]) == 0
+    argv = ["--source", "sim", "--driver", "sim", "--frames", "10", "--wakeup-s", "0"]
+    assert main([*argv, "--mesh-addr", fake_mesh.address, "--view-port", "-1", "--csv", str(log)]) == 0
     rows = list(csv.DictReader(log.open()))
     assert rows, "no answers were logged"
-    assert [int(row["frame"]) for row in rows] == sorted({int(row["frame"]) for row in rows})
-    assert set(fake_mesh.servicer.seen) <= set(range(1, 6))
-    # The pose comes from the simulated chassis (a driver without one logs nan).
+    logged = [int(row["frame"]) for row in rows]
+    assert logged == sorted(set(logged)) and set(logged) <= set(fake_mesh.servicer.seen) <= set(range(1, 11))
+    # The pose comes from the simulated chassis (a driver without one logs nan), and the chassis
+    # moves: the fake mesh's person is followed, so the robot drives towards it.
     assert all(math.isfinite(float(row[key])) for row in rows for key in ("x_m", "y_m", "heading_deg"))
+    assert rows[-1]["state"] == "follow"
+    assert float(rows[-1]["x_m"]) > float(rows[0]["x_m"]), [(row["x_m"], row["state"]) for row in rows]
 
 
 def test_sim_people_source_follows_by_name(tmp_path: Path, fake_mesh: FakeMesh, photo_dir: Path) -> None:

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from robot_fakes import FakeMesh, Running, wait_for
+from robot_fakes import FakeMesh, Running
 
 from meshtools.localmesh import LocalMesh, wait_serving
 from robotclient.behavior import Command, State
 from robotclient.runtime import status_line
 from robotclient.values import STOP, Plate
+from support.waiting import wait_for
 
 
 @pytest.fixture

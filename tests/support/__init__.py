@@ -1,6 +1,11 @@
-"""Helpers shared by the test folders: waiting on a condition, calling a service, reading its
-health and metrics, a fake detector, the service programs' modules.
+"""Helpers shared by every test folder, in one place:
 
-A package of its own beside `servicekit` (which starts the real services): test folders with
-their own conftest.py cannot share helpers through `from conftest import ...`.
+- `services`: start the real services in-process on loopback port 0;
+- `calls`: one call to a running service (v1 Detect, health, a metrics scrape);
+- `waiting`: wait for a condition, failing with what was awaited and the last value seen;
+- `ports`: free, taken and listening loopback ports;
+- `programs`: where each service program's importable parts live.
+
+A package, not conftest.py: test folders with their own conftest.py cannot share helpers
+through `from conftest import ...`.
 """

@@ -11,14 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
-import grpc
 import pytest
 
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from meshtools.samples import SampleFrame
+from support.calls import detect, metric_sum, scrape
 from yolodetection.backends.factory import GraphOptions, select_backend
 from yolodetection.model_files import ModelFiles
 from yolodetection.model_version import ManifestError, ModelVersion, load_version
@@ -132,7 +130,7 @@ def test_without_openvino_the_service_serves_on_opencv_and_says_so(
     model_dir: str, frames: dict[str, SampleFrame]
 ) -> None:
     code = HIDE.format(name="openvino") + (
-        "import json; from servicekit import start_yolo; "
+        "import json; from support.services import start_yolo; "
         f"h = start_yolo({model_dir!r}, '--max-batch', '1', '--log-format', 'text'); "
         "print(json.dumps({'port': h.port, 'metrics': h.metrics_port}), flush=True); "
         "sys.stdin.readline(); h.stop(0)"
@@ -149,18 +147,10 @@ def test_without_openvino_the_service_serves_on_opencv_and_says_so(
     try:
         ports = json.loads(process.stdout.readline() or "{}")  # type: ignore[union-attr]
         assert ports, process.stderr.read()  # type: ignore[union-attr]
-        with grpc.insecure_channel(f"127.0.0.1:{ports['port']}") as channel:
-            stub = detection_pb2_grpc.DetectorStub(channel)
-            reply = stub.Detect(
-                detection_pb2.DetectRequest(frame=detection_pb2.Frame(jpeg=frames["camera"].jpeg)), timeout=60
-            )
+        reply = detect(ports["port"], frames["camera"].jpeg, timeout_s=60)
         assert any(d.label == "person" for d in reply.detections)
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=10) as response:
-            metrics = response.read().decode()
-        assert (
-            'liquidedge_backend_info{backend="opencv",engine="yolo",fallback="true",precision="fp32",'
-            'service="yolodetection"} 1.0' in metrics
-        )
+        info = {"backend": "opencv", "engine": "yolo", "fallback": "true", "precision": "fp32"}
+        assert metric_sum(scrape(ports["metrics"]), "liquidedge_backend_info", **info) == 1
     finally:
         _, stderr = process.communicate("\n", timeout=60)
     assert "OpenCV DNN (fallback): OpenVINO is not installed" in stderr

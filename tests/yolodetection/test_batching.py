@@ -20,7 +20,7 @@ from liquidedge.detections import Detections
 from liquidedge.errors import OverloadedError
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 from meshtools.samples import SampleFrame
-from servicekit import start_yolo
+from support.services import start_yolo
 from yolodetection.backends.opencv_dnn import OpenCVBackend
 from yolodetection.batching import (
     BatcherClosedError,

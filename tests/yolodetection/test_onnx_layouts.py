@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
 from liquidedge.imaging import encode_jpeg
-from liquidedge.v1 import detection_pb2, detection_pb2_grpc
-from servicekit import start_yolo
+from support.calls import detect
+from support.services import start_yolo
 from yolodetection.backends.onnx_model import GraphModel, user_model
 from yolodetection.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolodetection.backends.openvino_backend import OpenVINOBackend, OpenVINOOptions
@@ -172,12 +171,7 @@ def test_the_service_serves_a_yolov8_onnx_file(
     ]
     handle = start_yolo(str(tmp_path), *flags)
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{handle.port}") as channel:
-            stub = detection_pb2_grpc.DetectorStub(channel)
-            request = detection_pb2.DetectRequest(
-                frame=detection_pb2.Frame(number=7, jpeg=encode_jpeg(frame))
-            )
-            reply = stub.Detect(request, timeout=30)
+        reply = detect(handle.port, encode_jpeg(frame), timeout_s=30)
     finally:
         handle.stop(0)
     got = [(d.label, d.box.x, d.box.y, d.box.width, d.box.height) for d in reply.detections]

@@ -20,20 +20,22 @@ class Frame(_message.Message):
     def __init__(self, number: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., jpeg: _Optional[bytes] = ..., source_id: _Optional[str] = ...) -> None: ...
 
 class DetectRequest(_message.Message):
-    __slots__ = ("frame", "engines", "max_results", "min_confidence", "classes", "deadline_ms")
+    __slots__ = ("frame", "engines", "max_results", "min_confidence", "classes", "deadline_ms", "regions")
     FRAME_FIELD_NUMBER: _ClassVar[int]
     ENGINES_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
     MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     CLASSES_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
     frame: Frame
     engines: _containers.RepeatedScalarFieldContainer[str]
     max_results: int
     min_confidence: float
     classes: _containers.RepeatedScalarFieldContainer[str]
     deadline_ms: int
-    def __init__(self, frame: _Optional[_Union[Frame, _Mapping]] = ..., engines: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., min_confidence: _Optional[float] = ..., classes: _Optional[_Iterable[str]] = ..., deadline_ms: _Optional[int] = ...) -> None: ...
+    regions: _containers.RepeatedCompositeFieldContainer[Detection]
+    def __init__(self, frame: _Optional[_Union[Frame, _Mapping]] = ..., engines: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., min_confidence: _Optional[float] = ..., classes: _Optional[_Iterable[str]] = ..., deadline_ms: _Optional[int] = ..., regions: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ...) -> None: ...
 
 class Box(_message.Message):
     __slots__ = ("x", "y", "width", "height")

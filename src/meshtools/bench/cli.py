@@ -1,7 +1,9 @@
 """`python -m meshtools.bench` (`make bench`, `make bench-short`).
 
 Prints one table (frames/s, latency p50/p95/p99 per case and number of streams), the ratios
-against baselines measured in the same run, and writes the same as JSON.
+against baselines measured in the same run, and writes the same as JSON. A full run also
+measures group (d), people named by recognition (`meshtools.bench.people`), and prints
+embeddings per second.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from meshtools.bench.baseline import baseline_ratios, describe_baseline, run_bas
 from meshtools.bench.grpc_cases import NO_SHEDDING, grpc_stream, service_flags
 from meshtools.bench.inprocess import InProcessEngines, decode_work, model_only_work
 from meshtools.bench.load import CaseResult, Stream, run_closed_loop, run_repeated
+from meshtools.bench.people import format_rates, people_ratios, run_people
 from meshtools.bench.report import compute_ratios, format_ratios, format_table, write_json
 from meshtools.localmesh import LocalMesh, start_service
 from meshtools.samples import sample_frames
@@ -76,6 +79,13 @@ def build_parser() -> EnvDefaultsParser:
     )
     parser.env_flag("--json", "BENCH_JSON", default="build/bench.json", help="where to write the results")
     parser.add_argument("--skip-grpc", action="store_true", help="only the in-process cases (a)")
+    parser.add_argument(
+        "--recognition",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="group (d), people named with recognition on/off and in the face service or its own: "
+        "auto runs it in a full run when dlib's models are fetched (`make recognition-models`)",
+    )
     parser.add_argument(
         "--mesh-variant",
         action="append",
@@ -265,6 +275,16 @@ def run_mesh_variants(
             mesh.restart("aggregator", timeout_s=120)
 
 
+def wants_people(args: argparse.Namespace) -> bool:
+    """Group (d): asked for, or a full run on a machine with dlib's models fetched."""
+    if args.recognition != "auto":
+        return args.recognition == "on"
+    from facerecognition.model_files import RecognitionModelFiles
+
+    files = RecognitionModelFiles.in_dir(args.model_dir)
+    return not args.short and files.predictor.is_file() and files.resnet.is_file()
+
+
 def describe(plan: Plan) -> dict[str, Any]:
     info: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -314,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["yolo_runs"] = f"{engines.yolo.backend.name} {getattr(engines.yolo.backend, 'precision', 'fp32')}"
     runner = Runner(plan)
     services = None
+    rates: dict[str, Any] = {}
     try:
         run_model_only(runner, engines)
         services = None if args.skip_grpc else start_services(plan, args.model_dir)
@@ -321,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_streams(runner, engines, services, frames)
         if services is not None:
             run_mesh_variants(runner, services, frames, variants)
+            if wants_people(args):
+                face, yolo = services.address("face"), services.address("yolo")
+                rates = run_people(runner.streams_case, args.model_dir, face, yolo, quick=args.short)
     finally:
         engines.close()
         if services is not None:
@@ -328,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = compute_ratios(
         runner.results, plan.streams, max_batch=plan.max_batch, mesh_variants=[name for name, _ in variants]
     ) + baseline_ratios(runner.results)
+    ratios += people_ratios(runner.results)
     info.update(describe_baseline())
     info["wall_s"] = round(time.perf_counter() - started, 1)
     print()
@@ -336,7 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(runner.results))
     print()
     print(format_ratios(ratios))
+    if rates:
+        print()
+        print(format_rates(rates))
     path = Path(args.json)
-    write_json(path, info, runner.results, ratios)
+    write_json(path, {**info, "embeddings": rates} if rates else info, runner.results, ratios)
     print(f"\nwrote {path}")
     return 1 if any(r.errors for r in runner.results) else 0

@@ -30,14 +30,20 @@ def service_flags(streams: int) -> list[str]:
     return ["--workers", str(max(16, 2 * streams + 8)), *NO_SHEDDING]
 
 
-def grpc_stream(address: str, frames: Sequence[SampleFrame], engines: Sequence[str] = ()) -> Stream:
-    """One robot on its own connection; a frame that fails or comes back partial raises."""
+def grpc_stream(
+    address: str, frames: Sequence[SampleFrame], engines: Sequence[str] = (), source_id: str = ""
+) -> Stream:
+    """One robot on its own connection; a frame that fails or comes back partial raises.
+
+    `source_id`: the robot's name on every frame (what per-source state such as recognition's
+    face tracks needs); by default each frame is named after its picture.
+    """
     options = FrameOptions(source_id="bench", engines=tuple(engines))
     client = LockstepClient.to(address, channel_options=OWN_CONNECTION, options=options)
 
     def send(index: int) -> detection_pb2.DetectResponse:
         frame = frames[index % len(frames)]
-        outcome = client.send(frame.jpeg, number=index, source_id=f"bench-{frame.name}")
+        outcome = client.send(frame.jpeg, number=index, source_id=source_id or f"bench-{frame.name}")
         if not outcome.answered:
             raise RuntimeError(f"{outcome.code}: {outcome.details}")
         if outcome.partial:

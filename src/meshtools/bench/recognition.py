@@ -1,7 +1,7 @@
 """Recognition benchmark: embeddings per second, and what track reuse saves per frame.
 
-    python -m facerecognition.bench [--model-dir models] [--quick] [--json out.json]
-    make recognition-bench
+    python -m meshtools.bench.recognition [--model-dir models] [--quick] [--json out.json]
+    make recognition-bench      (`make bench` prints its embeddings/s beside the mesh's figures)
 
 Prints, all measured in the same run on the fetched photos:
 * embeddings/s in this process with 1 and 2 threads (each thread its own network; dlib holds
@@ -11,7 +11,8 @@ Prints, all measured in the same run on the fetched photos:
   without and with an `IdentityTracker`, and the ratio;
 * the match distances of every test face to each enrolled person (the threshold's evidence).
 
-`run()` returns the figures as a dict, for a caller such as the mesh benchmark.
+`run()` returns the figures as a dict, for a caller such as the mesh benchmark. It lives with
+the tools (it reads scikit-image's sample photos), not in the service package.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ import numpy as np
 import skimage.data
 
 from facerecognition.embedder import FaceAligner, LocalEmbedder, ProcessEmbedder
-from facerecognition.engine import RecognitionEngine, RecognitionSettings
+from facerecognition.engine import RecognitionEngine, RecognitionSettings, gallery_slot
 from facerecognition.enrolment import Enroller, Photo
 from facerecognition.gallery import Gallery
-from facerecognition.holder import GalleryHolder
 from facerecognition.model_files import RecognitionModelFiles, photo_dir
 from facerecognition.tracker import IdentityTracker
 from liquidedge.detections import Detections
@@ -65,8 +65,8 @@ def _rate(run_once: Any, count: int, threads: int) -> dict[str, float]:
 
 def embedding_rates(
     files: RecognitionModelFiles, chip: np.ndarray, count: int
-) -> dict[str, dict[str, float]]:
-    figures: dict[str, dict[str, float]] = {}
+) -> dict[str, dict[str, float | None]]:
+    figures: dict[str, dict[str, float | None]] = {}
     for threads in (1, 2):
         nets = [LocalEmbedder(files.resnet) for _ in range(threads)]
         figures[f"threads={threads}"] = _rate(lambda i, nets=nets: nets[i].embed([chip]), count, threads)
@@ -77,8 +77,8 @@ def embedding_rates(
             for _ in range(count):
                 embedder.embed([chip] * workers)
             wall = time.perf_counter() - start
-            # CPU time is spent in the workers, not measurable here: left out.
-            figures[f"processes={workers}"] = {"per_s": count * workers / wall, "cpu_ms": float("nan")}
+            # CPU time is spent in the workers, not measurable here: left out (None).
+            figures[f"processes={workers}"] = {"per_s": count * workers / wall, "cpu_ms": None}
         finally:
             embedder.close()
     base = figures["threads=1"]["per_s"]
@@ -87,7 +87,7 @@ def embedding_rates(
     return figures
 
 
-def _head(image: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
+def head_crop(image: np.ndarray, box: np.ndarray, side: int) -> np.ndarray:
     x1, y1, x2, y2 = box
     margin = 0.6 * (x2 - x1)
     height, width = image.shape[:2]
@@ -136,7 +136,7 @@ def frame_costs(
     return figures
 
 
-def _largest_face(enroller: Enroller, image: np.ndarray) -> np.ndarray:
+def largest_face(enroller: Enroller, image: np.ndarray) -> np.ndarray:
     return np.asarray(max(enroller.detect_faces(image), key=lambda b: b[2] - b[0]), np.float64)
 
 
@@ -195,16 +195,15 @@ def run(model_dir: str | Path, *, quick: bool = False) -> dict[str, Any]:
     gallery = enroller.build(
         {n: [Photo(f"{n}.jpg", (folder / f"{n}.jpg").read_bytes())] for n in ("obama", "biden")}
     )
-    boxes = {n: _largest_face(enroller, photos[n]) for n in ("obama2", "biden", "astronaut")}
+    boxes = {n: largest_face(enroller, photos[n]) for n in ("obama2", "biden", "astronaut")}
     chip = aligner.chip(photos["obama2"], boxes["obama2"])
     count = 4 if quick else 20
     results: dict[str, Any] = {"device": local.device, "model_id": files.model_id}
     results["embeddings"] = embedding_rates(files, chip, count)
 
-    heads = [_head(photos[n], boxes[n], 110) for n in ("obama2", "biden", "astronaut")]
+    heads = [head_crop(photos[n], boxes[n], 110) for n in ("obama2", "biden", "astronaut")]
     frames = drifting_frames(heads, 10 if quick else 40)
-    holder = GalleryHolder(files.model_id, gallery=gallery)
-    engine = RecognitionEngine(aligner, local, holder, RecognitionSettings(workers=0))
+    engine = RecognitionEngine(aligner, local, gallery_slot(gallery), RecognitionSettings(workers=0))
     # dlib's detector finds all three heads; boxes are found before the timed part.
     results["frames"] = frame_costs(
         engine, frames, lambda frame: _as_detections(enroller.detect_faces(frame))
@@ -213,12 +212,18 @@ def run(model_dir: str | Path, *, quick: bool = False) -> dict[str, Any]:
     return results
 
 
+def format_embedding_rates(rates: dict[str, dict[str, float | None]]) -> list[str]:
+    """The embeddings table: per second, CPU ms each, ratio to one thread."""
+    lines = [f"{'embeddings':<16}{'per s':>8}{'CPU ms each':>13}{'ratio':>8}"]
+    for label, row in rates.items():
+        cpu = "-" if row["cpu_ms"] is None else f"{row['cpu_ms']:.0f}"
+        lines.append(f"{label:<16}{row['per_s']:>8.1f}{cpu:>13}{row['ratio']:>8.2f}")
+    return lines
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [f"face recognition benchmark ({results['device']}, model {results['model_id']})", ""]
-    lines.append(f"{'embeddings':<16}{'per s':>8}{'CPU ms each':>13}{'ratio':>8}")
-    for label, row in results["embeddings"].items():
-        cpu = "-" if np.isnan(row["cpu_ms"]) else f"{row['cpu_ms']:.0f}"
-        lines.append(f"{label:<16}{row['per_s']:>8.1f}{cpu:>13}{row['ratio']:>8.2f}")
+    lines += format_embedding_rates(results["embeddings"])
     lines += ["", f"{'per frame':<14}{'faces':>7}{'embedded':>10}{'ms':>8}{'CPU ms':>8}{'ratio':>8}"]
     for label, row in results["frames"].items():
         lines.append(
