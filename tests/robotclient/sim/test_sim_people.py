@@ -1,9 +1,9 @@
 """The simulator's photo figures: built from real photos, and seen by the real mesh as people with faces.
 
 The named-person closed loop is only as good as what the mesh sees in the rendered frames: a
-figure YOLOv3-tiny does not find as "person" or whose face the Haar cascade misses would make
-it a test of nothing. So each figure is rendered alone at the distances the scenario uses and
-sent through the real mesh (one frame each).
+figure YOLOv3-tiny does not find as "person", whose face the Haar cascade misses or recognition
+does not name would make it a test of nothing. So each figure is rendered alone at the
+distances the scenario uses and sent through the real mesh, recognition included (one frame each).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from liquidedge.imaging import encode_jpeg
 from liquidedge.messages import detections_from_proto
 from meshtools.localmesh import LocalMesh
+from robotclient.identity import IDENTITY, UNKNOWN
 from robotclient.sim.camera import CameraModel, project_person, render
 from robotclient.sim.figures import load_photo_figure, photo_figure
 from robotclient.sim.scenario import NAMED_PHOTOS
@@ -92,9 +93,12 @@ def test_the_real_mesh_sees_the_figures_as_people(
     people = found[found.label == "person"]
     centres = (people.xyxy[:, 0] + people.xyxy[:, 2]) / 2.0
     assert np.any(np.abs(centres - truth.center_x_px) < 40), (name, distance_m, people.xyxy)
+    faces = found[found.label == "face"]
+    # Never another person's name (Biden's face may be above the frame this near).
+    assert set(faces.data.get(IDENTITY, [])) <= {name, UNKNOWN}, faces.data
     if name == "obama":
-        faces = found[found.label == "face"]
         assert len(faces) == 1, faces.xyxy
         x1, y1, x2, y2 = faces.xyxy[0]
         assert abs((x1 + x2) / 2.0 - truth.center_x_px) < 20
         assert min(x2 - x1, y2 - y1) >= RECOGNISABLE_PX
+        assert faces.data[IDENTITY][0] == "obama"  # from obama3.jpg; the gallery has obama.jpg
