@@ -14,4 +14,5 @@ robot-video: install
 # must recognise faces: `make run`); FOLLOW=biden follows the other one.
 FOLLOW ?= obama
 robot-sim-follow: install recognition-models
-	$(PY) -m robotclient --source sim:people --driver sim --follow $(FOLLOW) --desired-height 0.45 $(ARGS)
+	$(PY) -m robotclient --source sim:people --sim-photo-dir $(MODEL_DIR)/face-photos --driver sim \
+		--follow $(FOLLOW) --desired-height 0.45 $(ARGS)
