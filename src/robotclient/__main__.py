@@ -9,7 +9,14 @@ import sys
 from collections.abc import Sequence
 
 from liquidedge.logs import configure_logging
-from robotclient.cli import ROBOMASTER_DRIVERS, bridge_settings_from, build_parser, check_args, settings_from
+from robotclient.cli import (
+    ROBOMASTER_DRIVERS,
+    bridge_settings_from,
+    build_parser,
+    check_args,
+    settings_from,
+    sim_world_from,
+)
 from robotclient.clock import MonotonicClock
 from robotclient.drivers.base import Driver, NoopDriver
 from robotclient.link import MeshLink
@@ -17,7 +24,6 @@ from robotclient.operator_io import CsvLog, Keyboard, LiveView
 from robotclient.pilot import Pilot
 from robotclient.runtime import RobotRuntime
 from robotclient.sim.realtime import RealtimeSimSource
-from robotclient.sim.scenario import follow_world
 from robotclient.sources import FrameSource, open_source
 
 log = logging.getLogger("robotclient")
@@ -40,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = MonotonicClock()
 
     with contextlib.ExitStack() as stack:
-        world = follow_world() if args.source == "sim" else None
         try:
+            world = sim_world_from(args)
             source: FrameSource = (
                 RealtimeSimSource(world, clock)
                 if world is not None
@@ -98,7 +104,7 @@ def _make_driver(args, world) -> Driver:
     if args.driver == "sim" or world is not None:
         if world is None:
             raise ValueError(
-                "--driver sim needs --source sim (the simulated camera sees the simulated world)"
+                "--driver sim needs --source sim or sim:people (the simulated camera sees the simulated world)"
             )
         from robotclient.drivers.sim import SimDriver
 

@@ -10,13 +10,18 @@ from liquidedge.security import read_token
 from robotclient.behavior import BehaviorSettings
 from robotclient.controller import ControllerSettings
 from robotclient.drivers.bridge import BridgeSettings
+from robotclient.identity import UNKNOWN
 from robotclient.link import LinkSettings
 from robotclient.pilot import PilotSettings
 from robotclient.runtime import RuntimeSettings
+from robotclient.sim.scenario import DEFAULT_PHOTO_DIR, follow_world, named_world
+from robotclient.sim.world import SimWorld
 from robotclient.tracker import TrackerSettings
 
 # The RoboMaster is driven through its SDK bridge; `robomaster-bridge` is the older name of the same.
 ROBOMASTER_DRIVERS = ("robomaster", "robomaster-bridge")
+# The simulator's worlds, by --source: one person walking, or two people (followed by name).
+SIM_SOURCES = ("sim", "sim:people")
 # Flag defaults are the settings' own defaults, so the CLI and the tested logic never drift apart.
 _T, _B, _C, _BR = TrackerSettings(), BehaviorSettings(), ControllerSettings(), BridgeSettings()
 
@@ -44,7 +49,14 @@ def build_parser() -> EnvDefaultsParser:
         "--source",
         "ROBOT_SOURCE",
         default="picamera",
-        help="picamera, webcam:N, a video file, a folder, or sim",
+        help="picamera, webcam:N, a video file, a folder, sim (a person walking) or sim:people "
+        "(Obama and Biden, for --follow)",
+    )
+    f(
+        "--sim-photo-dir",
+        "ROBOT_SIM_PHOTO_DIR",
+        default=DEFAULT_PHOTO_DIR,
+        help="photos of the sim:people figures (obama3.jpg, biden.jpg: make recognition-models)",
     )
     f("--loop", "ROBOT_LOOP", default=False, type=parse_bool, help="loop a video file or folder")
     f("--width", "ROBOT_WIDTH", default=640, type=int, help="camera frame width")
@@ -107,6 +119,12 @@ def build_parser() -> EnvDefaultsParser:
         default="person,face",
         type=_csv,
         help="labels to follow, in priority order",
+    )
+    f(
+        "--follow",
+        "ROBOT_FOLLOW",
+        default="",
+        help="follow only this person, named by the mesh's face recognition; empty = anyone",
     )
     f("--tls", "ROBOT_TLS", default=False, type=parse_bool, help="TLS to the mesh (system CA roots)")
     f(
@@ -236,6 +254,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--width and --height must be at least 16")
     if not args.target:
         parser.error("--target needs at least one label")
+    if args.follow.strip() == UNKNOWN:
+        parser.error(
+            f"--follow needs a person's name ({UNKNOWN!r} is what the mesh calls a face it cannot name)"
+        )
     if args.bridge_timeout_s <= 0:
         parser.error("--bridge-timeout-s must be positive")
     if args.view_port < -1 or args.view_port > 65535:
@@ -278,6 +300,7 @@ def settings_from(args: argparse.Namespace) -> tuple[LinkSettings, PilotSettings
             max_backward_mps=args.max_backward_mps,
         ),
         target_labels=args.target,
+        follow=args.follow.strip() or None,
     )
     runtime = RuntimeSettings(
         mesh_silence_s=args.mesh_silence_s,
@@ -297,3 +320,12 @@ def bridge_settings_from(args: argparse.Namespace) -> BridgeSettings:
         conn_type=args.robomaster_conn,
         sn=args.robomaster_sn,
     )
+
+
+def sim_world_from(args: argparse.Namespace) -> SimWorld | None:
+    """The simulated world `--source` asks for, or None for a real source."""
+    if args.source == "sim":
+        return follow_world()
+    if args.source == "sim:people":
+        return named_world(args.sim_photo_dir)
+    return None

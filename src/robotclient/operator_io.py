@@ -23,6 +23,7 @@ from liquidedge.imaging import encode_jpeg
 from liquidedge.mjpeg import MjpegServer
 from robotclient.behavior import Command
 from robotclient.pilot import PilotStep
+from robotclient.tracker import Track
 from robotclient.values import Pose
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,31 @@ log = logging.getLogger(__name__)
 KEY_COMMANDS = {"s": Command.SEARCH, "i": Command.IDLE, "x": Command.EXPLORE}
 
 
+def caption(track: Track, *, is_target: bool) -> str:
+    """What the live view writes over a box: id, label, the name when known, target, coasting."""
+    text = f"#{track.track_id} {track.label}"
+    if track.identity is not None:
+        text += f" {track.identity}"
+    if is_target:
+        text += " TARGET"
+    if not track.visible:
+        text += f" (lost {track.missed})"
+    return text
+
+
 def annotate(
-    image_bgr: np.ndarray, step: PilotStep, *, rtt_s: float | None, fps: float, host: str
+    image_bgr: np.ndarray,
+    step: PilotStep,
+    *,
+    rtt_s: float | None,
+    fps: float,
+    host: str,
+    follow: str | None = None,
 ) -> np.ndarray:
-    """The frame with every track (id, label), the target highlighted, and a status overlay."""
+    """The frame with every track (id, label, name), the target highlighted, and a status overlay.
+
+    With `follow`, the overlay says whom the robot follows and whether they are in view.
+    """
     canvas = image_bgr.copy()
     target_id = step.target.track_id if step.target is not None else None
     for track in step.tracks:
@@ -41,11 +63,15 @@ def annotate(
         is_target = track.track_id == target_id
         color = (0, 0, 255) if is_target else label_color_bgr(track.label)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 3 if is_target else 1)
-        caption = f"#{track.track_id} {track.label}" + (" TARGET" if is_target else "")
-        if not track.visible:
-            caption += f" (lost {track.missed})"
         cv2.putText(
-            canvas, caption, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA
+            canvas,
+            caption(track, is_target=is_target),
+            (x1, max(14, y1 - 5)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            color,
+            1,
+            cv2.LINE_AA,
         )
     height, width = canvas.shape[:2]
     cv2.line(canvas, (width // 2, height // 2 - 10), (width // 2, height // 2 + 10), (255, 255, 255), 1)
@@ -55,6 +81,8 @@ def annotate(
         f"x {t.x_mps:+.2f} m/s  z {t.z_dps:+.0f} deg/s",
         f"rtt {rtt_s * 1000:.0f} ms  {fps:.1f} fps  edge {host or '-'}" if rtt_s is not None else "rtt -",
     ]
+    if follow is not None:
+        lines.append(f"following {follow}: " + (f"#{target_id}" if target_id is not None else "not found"))
     for row, line in enumerate(lines):
         origin = (8, 20 + 20 * row)
         cv2.putText(canvas, line, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)

@@ -13,6 +13,7 @@ from liquidedge.detections import Detections
 from robotclient.behavior import Behavior, BehaviorSettings, Command, Decision, Perception
 from robotclient.clock import Clock
 from robotclient.controller import ControllerSettings, command_for, horizontal_offset, led_for
+from robotclient.identity import attach_face_identities
 from robotclient.target import TargetSelector
 from robotclient.tracker import Track, Tracker, TrackerSettings
 from robotclient.values import Led, Plate, Twist
@@ -25,6 +26,8 @@ class PilotSettings:
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     target_labels: tuple[str, ...] = ("person", "face")
     target_min_hits: int = 2
+    # Follow only this named person (faces named by the mesh's recognition); None: anyone.
+    follow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Pilot:
     def __init__(self, settings: PilotSettings, clock: Clock) -> None:
         self.settings = settings
         self.tracker = Tracker(settings.tracker)
-        self.selector = TargetSelector(settings.target_labels, settings.target_min_hits)
+        self.selector = TargetSelector(settings.target_labels, settings.target_min_hits, settings.follow)
         self.behavior = Behavior(settings.behavior, clock)
         self.tracks: list[Track] = []
 
@@ -58,7 +61,7 @@ class Pilot:
     ) -> PilotStep:
         """Advance one step. `detections` is None when no new answer arrived since the last step."""
         if detections is not None:
-            self.tracks = self.tracker.update(detections)
+            self.tracks = self.tracker.update(attach_face_identities(detections))
         target = self.selector.select(self.tracks)
         visible = target is not None and target.visible and mesh_ok
         offset = horizontal_offset(target.xyxy, frame_wh) if target is not None else None

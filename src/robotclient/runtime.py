@@ -151,7 +151,16 @@ class RobotRuntime:
         fps = stats.fps(now)
         rtt = stats.last_rtt_s()
         if self.view is not None:
-            self.view.publish(annotate(image, step, rtt_s=rtt, fps=fps, host=self.link.served_by_host))
+            self.view.publish(
+                annotate(
+                    image,
+                    step,
+                    rtt_s=rtt,
+                    fps=fps,
+                    host=self.link.served_by_host,
+                    follow=self.pilot.settings.follow,
+                )
+            )
         if self.csv_log is not None and answer is not None:
             self.csv_log.write(
                 time_s=now,
@@ -174,7 +183,11 @@ class RobotRuntime:
 
 def status_line(step: PilotStep, *, rtt_s: float | None, fps: float, host: str, outage: bool) -> str:
     """The once-a-second summary: state, target, speeds, round trip, rate, edge."""
-    target = f"#{step.target.track_id} {step.target.label}" if step.target is not None else "none"
+    target = "none"
+    if step.target is not None:
+        target = f"#{step.target.track_id} {step.target.label}"
+        if step.target.identity is not None:
+            target += f" {step.target.identity}"
     rtt = f"{rtt_s * 1000:.0f}ms" if rtt_s is not None else "-"
     mesh = "DOWN" if outage else ("silent" if step.decision.halted else "ok")
     return (

@@ -5,16 +5,25 @@ Each frame's detections are matched to the existing tracks by an optimal assignm
 distances. Only boxes with the same label may match. A track that finds no match coasts for up
 to `max_missed` frames before it is dropped; time is counted in frames, not seconds, so the
 tracker behaves the same at 5 and at 30 frames per second of answers.
+
+Tracks carry the attributes of their latest detection (`Detections.data`), except that an
+identity is held: once a track is known to be someone, a frame where the face is not
+recognised (turned away, too small, recognition late: "unknown" or no identity) leaves the
+name on the track, and only another name replaces it. A name is one person: when it is
+recognised afresh on one track, other tracks of the same label that merely held it lose it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from liquidedge.detections import Detections
+from robotclient.identity import IDENTITY, known_name, recognised_names
 
 # Larger than any gated cost: marks pairs that may never match (different labels).
 _FORBIDDEN = 1e6
@@ -60,6 +69,13 @@ class Track:
     confidence: float
     hits: int = 1
     missed: int = 0
+    # Attributes of the latest detection (identity held as the module says); never mutated.
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def identity(self) -> str | None:
+        """Who the track is known to be, or None."""
+        return known_name(self.attributes.get(IDENTITY))
 
     @property
     def visible(self) -> bool:
@@ -142,15 +158,23 @@ class Tracker:
         matched_tracks = {r for r, _ in matches}
         matched_dets = {c for _, c in matches}
 
+        names = recognised_names(detections)
+        fresh: dict[int, str] = {}  # track id -> the name recognised on it in this frame
         updated: list[Track] = []
         for row, col in matches:
             updated.append(self._absorb(self._tracks[row], detections, col))
+            if names[col] is not None:
+                fresh[updated[-1].track_id] = names[col]
         for row, track in enumerate(self._tracks):
             if row not in matched_tracks and track.missed < s.max_missed:
                 updated.append(replace(track, missed=track.missed + 1))
         for col in range(len(detections)):
             if col not in matched_dets:
                 updated.append(self._start(detections, col))
+                if names[col] is not None:
+                    fresh[updated[-1].track_id] = names[col]
+        if fresh:
+            updated = _release_stale_names(updated, fresh)
         updated.sort(key=lambda t: t.track_id)
         self._tracks = updated
         return list(updated)
@@ -168,6 +192,7 @@ class Tracker:
             confidence=float(detections.confidence[col]),
             hits=track.hits + 1,
             missed=0,
+            attributes=_held_attributes(track, detections.attributes(col)),
         )
 
     def _start(self, detections: Detections, col: int) -> Track:
@@ -177,6 +202,26 @@ class Tracker:
             xyxy=tuple(float(v) for v in detections.xyxy[col]),
             color_rgb=tuple(float(v) for v in detections.color_rgb[col]),
             confidence=float(detections.confidence[col]),
+            attributes=detections.attributes(col),
         )
         self._next_id += 1
         return track
+
+
+def _held_attributes(track: Track, latest: dict[str, Any]) -> dict[str, Any]:
+    """The latest detection's attributes, keeping the track's name when they name nobody."""
+    if known_name(latest.get(IDENTITY)) is None and track.identity is not None:
+        return {**latest, IDENTITY: track.attributes[IDENTITY]}
+    return latest
+
+
+def _release_stale_names(tracks: list[Track], fresh: dict[int, str]) -> list[Track]:
+    """Tracks that only held a name recognised afresh on another track of their label lose it."""
+    recognised = {(t.label, fresh[t.track_id]) for t in tracks if t.track_id in fresh}
+    released = []
+    for track in tracks:
+        if track.track_id not in fresh and (track.label, track.identity) in recognised:
+            attributes = {k: v for k, v in track.attributes.items() if k != IDENTITY}
+            track = replace(track, attributes=attributes)
+        released.append(track)
+    return released

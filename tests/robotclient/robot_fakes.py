@@ -1,4 +1,6 @@
-"""What the robot client's tests share: a fake mesh and frames on disk (waiting: `support.waiting`).
+"""What the robot client's tests share: a fake mesh, a running robot, frames and answers.
+
+(Waiting for a condition: `support.waiting`.)
 
 The fake mesh is real gRPC on loopback with scripted answers. It speaks both protocols, answers
 after a fixed delay with fixed boxes and fixed engine latencies (so a benchmark's summary has
@@ -19,8 +21,18 @@ import cv2
 import grpc
 import numpy as np
 
+from liquidedge.detections import Detections
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
+from robotclient.behavior import BehaviorSettings, State
+from robotclient.clock import Clock, MonotonicClock
+from robotclient.drivers.base import NoopDriver
+from robotclient.identity import IDENTITY, UNKNOWN
+from robotclient.link import LinkSettings, MeshLink
+from robotclient.pilot import Pilot, PilotSettings
+from robotclient.runtime import RobotRuntime, RuntimeSettings
+from robotclient.sources import FrameSource
+from robotclient.values import Twist
 
 BOX = detection_pb2.Box(x=280, y=120, width=80, height=200)
 ENGINE_LATENCY_MS = {"face": 7.5, "yolo": 21.0}
@@ -151,6 +163,72 @@ class FakeMesh:
             self._server = None
 
 
+class StillCamera(FrameSource):
+    """The same picture forever (the fake mesh does not look at it anyway)."""
+
+    def __init__(self, image: np.ndarray, clock: Clock) -> None:
+        super().__init__(clock)
+        self.image = image
+
+    def _grab(self) -> np.ndarray | None:
+        return self.image
+
+
+class RecordingDriver(NoopDriver):
+    """The no-op driver that also keeps every command, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.twists: list[Twist] = []
+
+    def drive(self, twist: Twist) -> None:
+        super().drive(twist)
+        self.twists.append(twist)
+
+
+class Running:
+    """A runtime on its own thread, against `address`, with a recording no-op driver to watch."""
+
+    def __init__(
+        self,
+        address: str,
+        image: np.ndarray,
+        labels: tuple[str, ...] = ("person",),
+        follow: str | None = None,
+    ) -> None:
+        clock = MonotonicClock()
+        self.driver = RecordingDriver()
+        self.link = MeshLink(
+            LinkSettings(address=address, deadline_s=3.0, backoff_initial_s=0.05, backoff_max_s=0.25), clock
+        ).start()
+        self.runtime = RobotRuntime(
+            source=StillCamera(image, clock),
+            link=self.link,
+            pilot=Pilot(
+                PilotSettings(behavior=BehaviorSettings(wakeup_s=0.1), target_labels=labels, follow=follow),
+                clock,
+            ),
+            driver=self.driver,
+            clock=clock,
+            settings=RuntimeSettings(mesh_silence_s=0.5, max_fps=20.0),
+        )
+        self.thread = threading.Thread(target=self.runtime.run, daemon=True)
+        self.thread.start()
+
+    def state(self) -> State | None:
+        step = self.runtime.last_step
+        return step.decision.state if step is not None else None
+
+    def pilot_states(self) -> set[State]:
+        """Every state the behaviour machine has been in lately."""
+        return {state for _, state in list(self.runtime.pilot.behavior.history)}
+
+    def close(self) -> None:
+        self.runtime.stop()
+        self.thread.join(5.0)
+        self.link.stop()
+
+
 def write_frames(folder: Path, count: int, size_wh: tuple[int, int] = (640, 480), level: int = 60) -> Path:
     """`count` plain grey JPEG frames in `folder` (created), for `--source FOLDER`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,3 +236,49 @@ def write_frames(folder: Path, count: int, size_wh: tuple[int, int] = (640, 480)
     for i in range(count):
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((height, width, 3), level, np.uint8))
     return folder
+
+
+Box = tuple[str, tuple[float, float, float, float]] | tuple[str, tuple[float, float, float, float], str]
+
+
+def scene(*boxes: Box, color: tuple[int, int, int] = (100, 100, 100)) -> Detections:
+    """One answer as the robot decodes it: (label, xyxy) or (label, xyxy, identity) per box.
+
+    With any identity given, every face has one ("unknown" where none was given), as the mesh
+    sends them with recognition on; person boxes have none.
+    """
+    n = len(boxes)
+    data = {}
+    if any(len(box) == 3 for box in boxes):
+        data[IDENTITY] = [
+            box[2] if len(box) == 3 else (UNKNOWN if box[0] == "face" else None)  # type: ignore[misc]
+            for box in boxes
+        ]
+    return Detections(
+        xyxy=np.array([box[1] for box in boxes], np.float32).reshape(n, 4),
+        confidence=np.full(n, 0.9),
+        label=[box[0] for box in boxes],
+        engine=["face" if box[0] == "face" else "yolo" for box in boxes],
+        color_rgb=np.tile(np.array(color, np.uint8), (n, 1)),
+        data=data,
+    )
+
+
+def detection(
+    label: str,
+    xyxy: tuple[int, int, int, int],
+    color: tuple[int, int, int] = (10, 20, 30),
+    **attributes: object,
+) -> detection_pb2.Detection:
+    """One v1 detection as the mesh sends it, with attributes (e.g. identity="obama") when given."""
+    x1, y1, x2, y2 = xyxy
+    found = detection_pb2.Detection(
+        label=label,
+        engine="face" if label == "face" else "yolo",
+        confidence=0.9,
+        box=detection_pb2.Box(x=x1, y=y1, width=x2 - x1, height=y2 - y1),
+        center_color=detection_pb2.Color(r=color[0], g=color[1], b=color[2]),
+    )
+    if attributes:
+        found.attributes.update(attributes)
+    return found

@@ -10,7 +10,6 @@ from robot_fakes import FakeMesh
 
 from robotclient.clock import ManualClock
 from robotclient.link import Answer, Failure, LinkSettings, MeshLink, OutgoingFrame
-from robotclient.mailbox import Mailbox
 from support.waiting import wait_for
 
 JPEG = b"\xff\xd8fake\xff\xd9"
@@ -173,20 +172,6 @@ def test_no_token_no_authorization_header(fake_mesh: FakeMesh) -> None:
         link.submit(frame(1))
         assert isinstance(link.wait_outcome(1, 5.0), Answer)
     assert "authorization" not in fake_mesh.servicer.metadata[0]
-
-
-def test_mailbox_replaces_and_puts_back() -> None:
-    box: Mailbox[int] = Mailbox()
-    assert box.put(1) is False
-    assert box.put(2) is True
-    assert box.take(0) == 2
-    assert box.take(0) is None
-    box.put_back(3)
-    box.put(4)
-    box.put_back(5)  # a newer item is waiting: the old one is not put back over it
-    assert box.take(0) == 4
-    box.close()
-    assert box.take(None) is None
 
 
 @pytest.mark.parametrize(

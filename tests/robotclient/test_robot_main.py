@@ -28,10 +28,13 @@ def test_env_twin_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROBOT_MESH_ADDR", "edge:6000")
     monkeypatch.setenv("ROBOT_TARGET", "face, person")
     monkeypatch.setenv("ROBOT_LOOP", "true")
+    monkeypatch.setenv("ROBOT_FOLLOW", " obama ")
     args = build_parser().parse_args([])
     assert args.mesh_addr == "edge:6000" and args.target == ("face", "person") and args.loop is True
     link, pilot, _ = settings_from(args)
     assert link.address == "edge:6000" and pilot.target_labels == ("face", "person")
+    assert pilot.follow == "obama"
+    assert settings_from(build_parser().parse_args(["--follow", ""]))[1].follow is None
 
 
 def test_token_file_is_read(tmp_path: Path) -> None:
@@ -50,6 +53,8 @@ def test_token_file_is_read(tmp_path: Path) -> None:
         (["--view-port", "70000"], "--view-port must be -1..65535, got 70000"),
         # a readable source, so that the driver is what is refused
         (["--driver", "sim", "--source", "{frames}"], "--driver sim needs --source sim"),
+        (["--follow", "unknown"], "--follow needs a person's name"),
+        (["--source", "sim:people", "--sim-photo-dir", "/no/such"], "cannot read the photo /no/such/"),
     ],
 )
 def test_bad_flags_exit_with_a_message(
@@ -105,6 +110,24 @@ def test_sim_source_drives_the_sim_robot(tmp_path: Path, fake_mesh: FakeMesh) ->
     assert all(math.isfinite(float(row[key])) for row in rows for key in ("x_m", "y_m", "heading_deg"))
     assert rows[-1]["state"] == "follow"
     assert float(rows[-1]["x_m"]) > float(rows[0]["x_m"]), [(row["x_m"], row["state"]) for row in rows]
+
+
+def test_sim_people_source_follows_by_name(tmp_path: Path, fake_mesh: FakeMesh, photo_dir: Path) -> None:
+    log = tmp_path / "robot.csv"
+    argv = [
+        "--source",
+        "sim:people",
+        "--sim-photo-dir",
+        str(photo_dir),
+        "--driver",
+        "sim",
+        "--follow",
+        "obama",
+    ]
+    argv += ["--frames", "5", "--mesh-addr", fake_mesh.address, "--view-port", "-1", "--csv", str(log)]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(log.open()))
+    assert rows and all(math.isfinite(float(row["heading_deg"])) for row in rows)
 
 
 def test_videoclip_verb(tmp_path: Path, fake_mesh: FakeMesh, capsys: pytest.CaptureFixture[str]) -> None:

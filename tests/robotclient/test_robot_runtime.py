@@ -3,80 +3,17 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from robot_fakes import FakeMesh
+from robot_fakes import FakeMesh, Running
 
 from meshtools.localmesh import LocalMesh, wait_serving
-from robotclient.behavior import BehaviorSettings, Command, State
-from robotclient.clock import Clock, MonotonicClock
-from robotclient.drivers.base import NoopDriver
-from robotclient.link import LinkSettings, MeshLink
-from robotclient.pilot import Pilot, PilotSettings
-from robotclient.runtime import RobotRuntime, RuntimeSettings, status_line
-from robotclient.sources import FrameSource
-from robotclient.values import STOP, Plate, Twist
+from robotclient.behavior import Command, State
+from robotclient.runtime import status_line
+from robotclient.values import STOP, Plate
 from support.waiting import wait_for
-
-
-class StillCamera(FrameSource):
-    """The same picture forever (the fake mesh does not look at it anyway)."""
-
-    def __init__(self, image: np.ndarray, clock: Clock) -> None:
-        super().__init__(clock)
-        self.image = image
-
-    def _grab(self) -> np.ndarray | None:
-        return self.image
-
-
-class RecordingDriver(NoopDriver):
-    """The no-op driver that also keeps every command, in order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.twists: list[Twist] = []
-
-    def drive(self, twist: Twist) -> None:
-        super().drive(twist)
-        self.twists.append(twist)
-
-
-class Running:
-    """A runtime on its own thread, against `address`, with a recording no-op driver to watch."""
-
-    def __init__(self, address: str, image: np.ndarray, labels: tuple[str, ...] = ("person",)) -> None:
-        clock = MonotonicClock()
-        self.driver = RecordingDriver()
-        self.link = MeshLink(
-            LinkSettings(address=address, deadline_s=3.0, backoff_initial_s=0.05, backoff_max_s=0.25), clock
-        ).start()
-        self.runtime = RobotRuntime(
-            source=StillCamera(image, clock),
-            link=self.link,
-            pilot=Pilot(PilotSettings(behavior=BehaviorSettings(wakeup_s=0.1), target_labels=labels), clock),
-            driver=self.driver,
-            clock=clock,
-            settings=RuntimeSettings(mesh_silence_s=0.5, max_fps=20.0),
-        )
-        self.thread = threading.Thread(target=self.runtime.run, daemon=True)
-        self.thread.start()
-
-    def state(self) -> State | None:
-        step = self.runtime.last_step
-        return step.decision.state if step is not None else None
-
-    def pilot_states(self) -> set[State]:
-        """Every state the behaviour machine has been in lately."""
-        return {state for _, state in list(self.runtime.pilot.behavior.history)}
-
-    def close(self) -> None:
-        self.runtime.stop()
-        self.thread.join(5.0)
-        self.link.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from robot_fakes import scene
 
 from liquidedge.detections import Detections
 from robotclient.tracker import Tracker, TrackerSettings
@@ -130,3 +131,68 @@ def test_update_does_not_mutate_returned_tracks() -> None:
 def test_settings_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrackerSettings(**kwargs)
+
+
+# Identities along tracks: held through frames where the face is not recognised.
+
+FACE = (40, 10, 80, 50)
+
+
+@pytest.mark.parametrize(
+    ("later", "held"),
+    [
+        ("unknown", "obama"),  # turned away, too small, recognition late: the name stays
+        (None, "obama"),  # an answer without identities: the name stays
+        ("biden", "biden"),  # someone else recognised in the same place: the new name
+    ],
+)
+def test_identity_is_held_along_the_track(later: str | None, held: str) -> None:
+    tracker = Tracker()
+    (first,) = tracker.update(scene(("face", FACE, "obama")))
+    assert first.identity == "obama"
+    answer = scene(("face", FACE, later)) if later else scene(("face", FACE))
+    (track,) = tracker.update(answer)
+    assert (track.track_id, track.identity) == (first.track_id, held)
+
+
+def test_identity_survives_coasting_and_goes_with_the_track() -> None:
+    tracker = Tracker(TrackerSettings(max_missed=2))
+    tracker.update(scene(("face", FACE, "obama")))
+    (coasting,) = tracker.update(Detections.empty())
+    assert coasting.identity == "obama" and not coasting.visible
+    (back,) = tracker.update(scene(("face", FACE, "unknown")))
+    assert back.identity == "obama"
+    tracker.update(Detections.empty())
+    tracker.update(Detections.empty())
+    tracker.update(Detections.empty())
+    (stranger,) = tracker.update(scene(("face", FACE, "unknown")))
+    assert stranger.identity is None  # the old track was dropped; a new one knows nobody
+
+
+def test_a_name_recognised_afresh_elsewhere_leaves_the_track_that_only_held_it() -> None:
+    tracker = Tracker()
+    tracker.update(scene(("face", FACE, "obama"), ("person", (0, 0, 120, 300), "obama")))
+    tracks = tracker.update(
+        scene(
+            ("face", FACE, "unknown"),
+            ("person", (0, 0, 120, 300), "unknown"),
+            ("face", (440, 10, 480, 50), "obama"),  # obama is over there now
+        )
+    )
+    names = {(t.label, t.xyxy[0]): t.identity for t in tracks}
+    assert names[("face", 40)] is None
+    assert names[("face", 440)] == "obama"
+    # A person box's name is only taken by a person box recognised afresh.
+    assert names[("person", 0)] == "obama"
+
+
+def test_other_attributes_follow_the_latest_detection_and_nothing_is_mutated() -> None:
+    tracker = Tracker()
+    first_answer = scene(("face", FACE, "obama")).with_data(distance=[0.31])
+    (first,) = tracker.update(first_answer)
+    second_answer = scene(("face", FACE, "unknown")).with_data(distance=[np.nan])
+    (second,) = tracker.update(second_answer)
+    assert first.attributes == {"identity": "obama", "distance": pytest.approx(0.31)}
+    assert second.attributes == {"identity": "obama"}  # no distance this frame; the name held
+    assert list(first_answer.data["identity"]) == ["obama"]
+    assert list(second_answer.data["identity"]) == ["unknown"]

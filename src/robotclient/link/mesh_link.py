@@ -14,26 +14,20 @@ from collections.abc import Callable
 
 import grpc
 
+from liquidedge.client_channel import STREAMING_CLIENT_OPTIONS
+from liquidedge.mailbox import Mailbox
 from robotclient.clock import Clock, MonotonicClock
 from robotclient.link.ledger import LinkLedger
 from robotclient.link.legacy import run_unary
 from robotclient.link.v1 import run_stream
 from robotclient.link.values import Answer, Failure, LinkError, LinkSettings, OutgoingFrame, Wire
-from robotclient.mailbox import Mailbox
 from robotclient.stats import LinkStats
 
 SESSIONS: dict[str, Callable[[Wire], None]] = {"v1": run_stream, "legacy": run_unary}
 
-# Keep the channel's own reconnect attempts frequent: its default backoff grows to two minutes,
-# and a robot must notice within a second or two that the mesh is back.
-CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 2_000),
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-)
+# A robot must notice within a second or two that the mesh is back (the runtime's options for
+# every client that streams to the mesh for hours).
+CHANNEL_OPTIONS = STREAMING_CLIENT_OPTIONS
 
 
 class MeshLink:

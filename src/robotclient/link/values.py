@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import grpc
 
 from liquidedge.detections import Detections
+from liquidedge.mailbox import Mailbox
 from robotclient.clock import Clock
-from robotclient.mailbox import Mailbox
 
 # How long a session waits for a frame before it looks at `stopping` again.
 FRAME_POLL_S = 0.2
@@ -113,4 +113,4 @@ class Wire:
 
     def next_frame(self) -> OutgoingFrame | None:
         """The newest frame, or None after a short wait or once the link is closing."""
-        return self.mailbox.take(timeout=FRAME_POLL_S)
+        return self.mailbox.take(timeout_s=FRAME_POLL_S)

@@ -1,39 +1,28 @@
-"""The simulated camera: renders what the robot sees, with a real photo of a person in it.
+"""The simulated camera: renders what the robot sees, with real photos of people in it.
 
-The person is scikit-image's `camera()` photograph (a man standing at a tripod), cropped
-to the man and scaled by distance: the real YOLOv3-tiny detects it as "person", so the closed
-loop exercises the real mesh, not a stand-in. The walls carry coloured stripes fixed in the
-world, so rotation is visible in the live view. Pinhole model, horizontal field of view of
-the Raspberry Pi camera v2 (62.2 degrees).
+Each person is their figure (`robotclient.sim.figures`: real photographs) scaled by distance
+and drawn far to near, so a nearer person hides a farther one: the real YOLOv3-tiny detects
+them as "person" and the Haar cascade finds their faces, so the closed loop exercises the
+real mesh, not a stand-in. The walls carry coloured stripes fixed in the world, so rotation
+is visible in the live view. Pinhole model, horizontal field of view of the Raspberry Pi
+camera v2 (62.2 degrees).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from robotclient.sim.world import SimWorld
+from robotclient.sim.figures import Figure
+from robotclient.sim.world import SimPerson, SimWorld
 
-# Columns of the photo that hold the man; the crop is centred on him, so the sprite's centre
-# column is where he is.
-_PERSON_COLUMNS = (0, 300)
 _STRIPE_BGR = np.array(
     [(90, 120, 170), (150, 150, 150), (70, 150, 110), (170, 140, 90), (120, 110, 160), (140, 170, 180)],
     np.uint8,
 )
-
-
-@functools.cache
-def person_sprite() -> np.ndarray:
-    from skimage import data
-
-    gray = data.camera()
-    crop = gray[:, _PERSON_COLUMNS[0] : _PERSON_COLUMNS[1]]
-    return cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_GRAY2BGR)
 
 
 @dataclass(frozen=True)
@@ -41,7 +30,6 @@ class CameraModel:
     size_wh: tuple[int, int] = (640, 480)
     hfov_deg: float = 62.2
     mount_height_m: float = 0.3
-    person_height_m: float = 1.75
     stripe_deg: float = 15.0
 
     @property
@@ -51,7 +39,7 @@ class CameraModel:
 
 @dataclass(frozen=True)
 class PersonView:
-    """Where the person lands in the image (ground truth for the closed-loop figures)."""
+    """Where a person lands in the image (ground truth for the closed-loop figures)."""
 
     center_x_px: float
     height_px: float
@@ -59,10 +47,14 @@ class PersonView:
     in_view: bool
 
 
-def project_person(world: SimWorld, model: CameraModel) -> PersonView:
-    """Ground-truth projection of the person's centre column and apparent height."""
+def project_person(world: SimWorld, model: CameraModel, name: str | None = None) -> PersonView:
+    """Ground-truth projection of a person's centre column and apparent height (the first: None)."""
+    return _project(world, model, world.person(name))
+
+
+def _project(world: SimWorld, model: CameraModel, person: SimPerson) -> PersonView:
     pose = world.pose
-    px, py = world.person_position()
+    px, py = person.path.position(world.time_s)
     dx, dy = px - pose.x_m, py - pose.y_m
     heading = math.radians(pose.heading_deg)
     forward = dx * math.cos(heading) + dy * math.sin(heading)
@@ -71,9 +63,9 @@ def project_person(world: SimWorld, model: CameraModel) -> PersonView:
     if forward <= 0.2:
         return PersonView(center_x_px=math.nan, height_px=0.0, distance_m=math.hypot(dx, dy), in_view=False)
     center_x = width / 2.0 - model.focal_px * left / forward
-    height = model.focal_px * model.person_height_m / forward
-    sprite_half_width = height * person_sprite().shape[1] / person_sprite().shape[0] / 2.0
-    in_view = -sprite_half_width * 0.3 < center_x < width + sprite_half_width * 0.3
+    height = model.focal_px * person.figure.height_m / forward
+    half_width = height * person.figure.aspect / 2.0
+    in_view = -half_width * 0.3 < center_x < width + half_width * 0.3
     return PersonView(center_x, height, math.hypot(dx, dy), in_view and 0 <= center_x < width)
 
 
@@ -88,18 +80,19 @@ def render(world: SimWorld, model: CameraModel) -> np.ndarray:
     stripe = np.floor(world_deg / model.stripe_deg).astype(np.int64) % len(_STRIPE_BGR)
     image[:horizon] = _STRIPE_BGR[stripe][None, :, :]
     image[horizon:] = (95, 105, 100)
-    view = project_person(world, model)
-    if view.height_px >= 8 and not math.isnan(view.center_x_px):
-        _paste_person(image, view, model)
+    views = [(_project(world, model, person), person.figure) for person in world.people]
+    for view, figure in sorted(views, key=lambda entry: -entry[0].distance_m):
+        if view.height_px >= 8 and not math.isnan(view.center_x_px):
+            _paste_figure(image, view, figure, model)
     return image
 
 
-def _paste_person(image: np.ndarray, view: PersonView, model: CameraModel) -> None:
-    sprite = person_sprite()
+def _paste_figure(image: np.ndarray, view: PersonView, figure: Figure, model: CameraModel) -> None:
+    sprite = figure.image_bgr
     height_px = round(min(view.height_px, 4 * model.size_wh[1]))
-    width_px = max(1, round(height_px * sprite.shape[1] / sprite.shape[0]))
+    width_px = max(1, round(height_px * figure.aspect))
     feet_y = model.size_wh[1] / 2.0 + model.focal_px * model.mount_height_m * view.height_px / (
-        model.focal_px * model.person_height_m
+        model.focal_px * figure.height_m
     )
     top = round(feet_y - height_px)
     left = round(view.center_x_px - width_px / 2.0)
@@ -111,8 +104,13 @@ def _paste_person(image: np.ndarray, view: PersonView, model: CameraModel) -> No
     # Scale only the visible part of the sprite, so a person next to the robot stays cheap.
     sx = sprite.shape[1] / width_px
     sy = sprite.shape[0] / height_px
-    src = sprite[
-        int((y0 - top) * sy) : max(int((y0 - top) * sy) + 1, math.ceil((y1 - top) * sy)),
-        int((x0 - left) * sx) : max(int((x0 - left) * sx) + 1, math.ceil((x1 - left) * sx)),
-    ]
-    image[y0:y1, x0:x1] = cv2.resize(src, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    rows = slice(int((y0 - top) * sy), max(int((y0 - top) * sy) + 1, math.ceil((y1 - top) * sy)))
+    cols = slice(int((x0 - left) * sx), max(int((x0 - left) * sx) + 1, math.ceil((x1 - left) * sx)))
+    patch = cv2.resize(sprite[rows, cols], (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    if figure.alpha is None:
+        image[y0:y1, x0:x1] = patch
+        return
+    alpha = cv2.resize(figure.alpha[rows, cols], (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    weight = alpha[..., None].astype(np.float32) / 255.0
+    under = image[y0:y1, x0:x1].astype(np.float32)
+    image[y0:y1, x0:x1] = (weight * patch + (1.0 - weight) * under + 0.5).astype(np.uint8)

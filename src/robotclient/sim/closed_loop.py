@@ -5,6 +5,12 @@ and waits for the answer however long the mesh takes, then lets the `Pilot` stee
 the world on by a fixed `dt_s`. The simulated timeline is therefore the same on a fast and a
 slow machine: the run is deterministic up to the mesh's own answers. `latency_steps` delays
 each command by whole steps, as a robot waiting on the network would be delayed.
+
+The ground truth is the person the pilot follows (`PilotSettings.follow`, by name) or, without
+a name, the world's first person. With several people, each record also says whom the target
+is (the person whose projected centre is nearest the target's) and whom the nearest-person
+rule would have chosen (the largest person box), so a run shows who was followed and how
+often plain "follow the nearest" would have gone wrong.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from liquidedge.detections import Detections
 from liquidedge.imaging import encode_jpeg
 from robotclient.behavior import State
 from robotclient.clock import ManualClock
 from robotclient.drivers.sim import SimDriver
 from robotclient.link import Answer, MeshLink, OutgoingFrame
 from robotclient.pilot import Pilot, PilotStep
-from robotclient.sim.camera import CameraModel, project_person, render
+from robotclient.sim.camera import CameraModel, PersonView, project_person, render
 from robotclient.sim.world import SimWorld
 from robotclient.values import STOP, Pose
 
@@ -35,11 +42,17 @@ class StepRecord:
     truth_center_x: float
     person_in_view: bool
     pose: Pose
+    # Whom the target is, and whom the largest person box is (None: no such box in view).
+    target_person: str | None = None
+    largest_person: str | None = None
+    # Someone else in view is nearer the robot than the person followed.
+    other_nearer: bool = False
 
 
 @dataclass
 class ClosedLoopReport:
     frame_width: int
+    followed: str
     records: list[StepRecord] = field(default_factory=list)
 
     def first(self, state: State, after: int = 0) -> int | None:
@@ -80,6 +93,21 @@ class ClosedLoopReport:
                 inside += 1
         return inside / len(scored)
 
+    @property
+    def other_nearer_frames(self) -> int:
+        """Frames where someone else in view was nearer the robot than the person followed."""
+        return sum(r.other_nearer for r in self.records)
+
+    @property
+    def wrong_target_frames(self) -> int:
+        """Frames where the robot's target was someone else."""
+        return sum(r.target_person not in (None, self.followed) for r in self.records)
+
+    @property
+    def nearest_rule_wrong_frames(self) -> int:
+        """Frames where the largest person box (what "follow the nearest" picks) was someone else."""
+        return sum(r.largest_person not in (None, self.followed) for r in self.records)
+
     def summary(self) -> dict[str, object]:
         return {
             "frames": len(self.records),
@@ -90,6 +118,10 @@ class ClosedLoopReport:
             "follow_frames": sum(r.state is State.FOLLOW for r in self.records),
             "within_10pct_truth": round(self.within_fraction(0.1, use_truth=True), 4),
             "within_10pct_tracked": round(self.within_fraction(0.1, use_truth=False), 4),
+            "followed": self.followed,
+            "other_nearer_frames": self.other_nearer_frames,
+            "wrong_target_frames": self.wrong_target_frames,
+            "nearest_rule_wrong_frames": self.nearest_rule_wrong_frames,
         }
 
 
@@ -110,13 +142,15 @@ def run_closed_loop(
     """Run `steps` frames; `clock` must be the clock the pilot was built with."""
     model = model or CameraModel()
     driver = SimDriver(world)
-    report = ClosedLoopReport(frame_width=model.size_wh[0])
+    followed = world.person(pilot.settings.follow).name
+    report = ClosedLoopReport(frame_width=model.size_wh[0], followed=followed)
     pending: collections.deque = collections.deque([STOP] * latency_steps)
     last_answer_s = clock.now()
     wait_s = link.settings.deadline_s + 2.0
     for number in range(1, steps + 1):
         image = render(world, model)
-        truth = project_person(world, model)
+        views = {person.name: project_person(world, model, person.name) for person in world.people}
+        truth = views[followed]
         link.submit(
             OutgoingFrame(
                 number=number, capture_time_s=link.clock.now(), jpeg=encode_jpeg(image, jpeg_quality)
@@ -140,6 +174,7 @@ def run_closed_loop(
         target_x = None
         if step.target is not None and step.target.visible:
             target_x = step.target.center_xy[0]
+        largest_x = _largest_person_x(answer.detections) if answer is not None else None
         report.records.append(
             StepRecord(
                 t_s=clock.now(),
@@ -149,6 +184,12 @@ def run_closed_loop(
                 truth_center_x=truth.center_x_px if truth.in_view else math.nan,
                 person_in_view=truth.in_view,
                 pose=world.pose,
+                target_person=_whose(target_x, views),
+                largest_person=_whose(largest_x, views),
+                other_nearer=truth.in_view
+                and any(
+                    v.in_view and v.distance_m < truth.distance_m for v in views.values() if v is not truth
+                ),
             )
         )
         if on_step is not None:
@@ -157,3 +198,21 @@ def run_closed_loop(
         clock.advance(dt_s)
     driver.stop()
     return report
+
+
+def _largest_person_x(detections: Detections) -> float | None:
+    """Centre column of the largest person box: whom the nearest-person rule would follow."""
+    people = detections[detections.label == "person"]
+    if not len(people):
+        return None
+    wh = people.xyxy[:, 2:] - people.xyxy[:, :2]
+    x1, _, x2, _ = people.xyxy[int((wh[:, 0] * wh[:, 1]).argmax())]
+    return float(x1 + x2) / 2.0
+
+
+def _whose(center_x: float | None, views: dict[str, PersonView]) -> str | None:
+    """The person in view whose projected centre is nearest `center_x`."""
+    seen = {name: view for name, view in views.items() if view.in_view}
+    if center_x is None or not seen:
+        return None
+    return min(seen, key=lambda name: abs(seen[name].center_x_px - center_x))

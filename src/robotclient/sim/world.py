@@ -1,4 +1,4 @@
-"""Kinematics of the simulated world: the robot's chassis and a person walking a path.
+"""Kinematics of the simulated world: the robot's chassis and people walking their paths.
 
 Units: metres, seconds, degrees. Headings are counter-clockwise from +x; the chassis takes
 RoboMaster-style commands (z positive turns clockwise), so the world converts.
@@ -10,8 +10,9 @@ import itertools
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from robotclient.sim.figures import Figure, camera_man
 from robotclient.values import STOP, Plate, Pose, Twist
 
 
@@ -52,6 +53,15 @@ class PersonPath:
 
 
 @dataclass(frozen=True)
+class SimPerson:
+    """Someone in the world: a name (whom the figures are about), a path, and how they look."""
+
+    name: str
+    path: PersonPath
+    figure: Figure = field(default_factory=camera_man)
+
+
+@dataclass(frozen=True)
 class ChassisLimits:
     """What the RoboMaster S1 chassis can do (the SDK's limits are higher; these are sane)."""
 
@@ -60,21 +70,26 @@ class ChassisLimits:
 
 
 class SimWorld:
-    """The robot's pose, integrated from the commanded twist, and the person's path.
+    """The robot's pose, integrated from the commanded twist, and the people's paths.
 
-    Thread-safe: in real-time simulation the driver commands from the control loop while the
-    camera renders from the frame loop.
+    `people` is one path (a single person, the camera man) or the people themselves; the first
+    is the one `person_position` answers for. Thread-safe: in real-time simulation the driver
+    commands from the control loop while the camera renders from the frame loop.
     """
 
     def __init__(
         self,
-        path: PersonPath,
+        people: PersonPath | Sequence[SimPerson],
         *,
         start: Pose = Pose(),  # noqa: B008 - frozen dataclass, immutable default
         limits: ChassisLimits = ChassisLimits(),
         hits: Sequence[tuple[float, Plate]] = (),
     ) -> None:
-        self.path = path
+        self.people = (SimPerson("person", people),) if isinstance(people, PersonPath) else tuple(people)
+        if not self.people:
+            raise ValueError("the world needs at least one person")
+        if len({p.name for p in self.people}) != len(self.people):
+            raise ValueError("people in the world need distinct names")
         self.limits = limits
         self.time_s = 0.0
         self._pose = start
@@ -96,8 +111,17 @@ class SimWorld:
         with self._lock:
             self._command = twist
 
-    def person_position(self) -> tuple[float, float]:
-        return self.path.position(self.time_s)
+    def person(self, name: str | None = None) -> SimPerson:
+        """The person called `name` (the first one when None); KeyError if there is none."""
+        if name is None:
+            return self.people[0]
+        for person in self.people:
+            if person.name == name:
+                return person
+        raise KeyError(f"nobody called {name!r} in the world")
+
+    def person_position(self, name: str | None = None) -> tuple[float, float]:
+        return self.person(name).path.position(self.time_s)
 
     def step(self, dt_s: float) -> None:
         """Advance time by dt_s, moving the chassis at the commanded (limited) speeds."""

@@ -5,9 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from robot_fakes import FakeMesh
 
+from robotclient.clock import ManualClock
+from robotclient.link import LinkSettings, MeshLink
+from robotclient.pilot import Pilot, PilotSettings
 from robotclient.sim.camera import CameraModel, project_person, render
-from robotclient.sim.world import ChassisLimits, PersonPath, SimWorld, Waypoint
+from robotclient.sim.closed_loop import run_closed_loop
+from robotclient.sim.world import ChassisLimits, PersonPath, SimPerson, SimWorld, Waypoint
 from robotclient.values import Pose, Twist
 
 
@@ -62,7 +67,8 @@ def test_projection(bearing_deg: float, side: int) -> None:
     assert math.copysign(1, view.center_x_px - 320) == side or (
         side == 0 and view.center_x_px == pytest.approx(320)
     )
-    assert view.height_px == pytest.approx(model.focal_px * model.person_height_m / (4 * math.cos(rad)))
+    height_m = world.person().figure.height_m
+    assert view.height_px == pytest.approx(model.focal_px * height_m / (4 * math.cos(rad)))
 
 
 def test_person_behind_is_out_of_view_and_not_drawn() -> None:
@@ -73,3 +79,21 @@ def test_person_behind_is_out_of_view_and_not_drawn() -> None:
     world_front = SimWorld(PersonPath([Waypoint(0, 3, 0)]))
     assert (render(world_front, model) != empty).any()
     assert empty.shape == (480, 640, 3)
+
+
+def test_closed_loop_records_say_who_is_who(fake_mesh: FakeMesh) -> None:
+    """Plumbing of the figures, against the fake mesh (one person box, centred, every frame)."""
+    ahead = PersonPath([Waypoint(0, 3.0, 0.0)])  # projected at the image centre, where the fake's box is
+    beside = PersonPath([Waypoint(0, 2.0 * math.cos(0.35), 2.0 * math.sin(0.35))])  # nearer, to the left
+    world = SimWorld([SimPerson("far", ahead), SimPerson("near", beside)])
+    clock = ManualClock()
+    pilot = Pilot(PilotSettings(target_labels=("person",), target_min_hits=1, follow="near"), clock)
+    with MeshLink(LinkSettings(address=fake_mesh.address), clock) as link:
+        report = run_closed_loop(world=world, link=link, pilot=pilot, clock=clock, steps=3)
+    assert report.followed == "near"
+    # The fake's box is where "far" is: the nearest-person rule picks "far", not the one followed.
+    assert [r.largest_person for r in report.records] == ["far"] * 3
+    assert report.nearest_rule_wrong_frames == 3
+    # Nobody is named "near" in the fake's answers: no target, so never a wrong one.
+    assert report.wrong_target_frames == 0
+    assert report.other_nearer_frames == 0  # the one followed is the nearer one
