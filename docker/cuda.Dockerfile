@@ -17,8 +17,9 @@ RUN python -m venv --system-site-packages /opt/liquidedge
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The [torch] extra is already satisfied by the base image's torch, so pip keeps that one.
-RUN /opt/liquidedge/bin/pip install '.[torch]' \
+# The [torch] extra is already satisfied by the base image's torch, so pip keeps that one; [s3]
+# (boto3) lets the pods follow a model store in a bucket (components/model-store).
+RUN /opt/liquidedge/bin/pip install '.[torch,s3]' \
  && /opt/liquidedge/bin/python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" \
  && /opt/liquidedge/bin/python -m compileall -q /opt/liquidedge/lib
 

@@ -84,12 +84,22 @@ class ClassificationEngine:
 
     def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
         """The whole frame as one box labelled with its class."""
+        return self.detect_batch([image_bgr])[0]
+
+    def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]:
+        """Each whole frame as one box labelled with its class, the backbone run once for all."""
+        labels, confidence = self.classify(images_bgr)
+        return [
+            self._whole_frame(image, labels[i : i + 1], confidence[i : i + 1])
+            for i, image in enumerate(images_bgr)
+        ]
+
+    def _whole_frame(self, image_bgr: np.ndarray, label: np.ndarray, confidence: np.ndarray) -> Detections:
         height, width = image_bgr.shape[:2]
-        labels, confidence = self.classify([image_bgr])
         xyxy = np.array([[0, 0, width, height]], np.float32)
-        found = Detections(xyxy=xyxy, confidence=confidence, label=labels, engine=[self.name])
+        found = Detections(xyxy=xyxy, confidence=confidence, label=label, engine=[self.name])
         return found.with_colors(center_colors(image_bgr, xyxy)).with_data(
-            **{"class": labels, "class_confidence": confidence, "model_version": [self.version]}
+            **{"class": label, "class_confidence": confidence, "model_version": [self.version]}
         )
 
     def _crop(self, image_bgr: np.ndarray, box: np.ndarray) -> np.ndarray | None:

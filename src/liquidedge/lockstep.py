@@ -64,6 +64,7 @@ class EngineOutcome:
     code: str
     latency_ms: float
     served_by: str = ""
+    model_version: str = ""  # the engine's model version that made the answer, when it says
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,7 @@ class LockstepClient:
             )
             engines = {
                 e.engine: EngineOutcome(
-                    e.code or (OK if e.ok else "ERROR"), e.latency_ms, e.served_by.hostname
+                    e.code or (OK if e.ok else "ERROR"), e.latency_ms, e.served_by.hostname, e.model_version
                 )
                 for e in reply.engines
             }

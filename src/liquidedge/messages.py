@@ -19,8 +19,9 @@ from liquidedge.legacy import robot_pb2
 from liquidedge.v1 import detection_pb2
 
 MAX_RESULTS_LIMIT = 1000
-# Every engine name a request may carry ("recognition" names the face engine's boxes).
-KNOWN_ENGINES = ("face", "yolo", "recognition")
+# Every engine name a request may carry ("recognition" names the face engine's boxes;
+# "classifier" labels whole frames, "classifier-crops" the crops of chosen YOLO boxes).
+KNOWN_ENGINES = ("face", "yolo", "recognition", "classifier", "classifier-crops")
 # The legacy protocol names a face "face"; with names on, a recognised face is named by its identity.
 LEGACY_FACE_NAME = "face"
 # The identity of a face nobody enrolled matches, or that was not recognised (too small, late...).

@@ -172,6 +172,11 @@ class ModelSlot(Generic[M]):
         except Exception:  # a model that fails to close must not take the service down
             log.exception("closing %s model %s failed", self.engine, version)
 
+    def refuse(self, version: str, reason: str) -> None:
+        """Record a version refused before it was loaded (it failed its checksums): logged and
+        counted as the slot's own refusals are, the serving version untouched."""
+        self._refuse(version, reason)
+
     def _refuse(self, version: str, reason: str) -> None:
         self.refused[version] = reason
         self._count("refused")

@@ -150,7 +150,8 @@ def start_detector(
     """Serve a single-engine detector: NOT_SERVING while `load_engine` runs, SERVING after.
 
     `legacy`: the engine's legacy service, if it has one; `extra_bindings`: other services
-    the process serves beside it (the recognition service's `Gallery`). An engine with a
+    the process serves beside it (the recognition service's `Gallery`); `metrics`: the service's
+    metrics, when what `load_engine` builds reports into them (a model slot's versions). An engine with a
     `close` method (a batcher's worker threads) is closed with the service.
     """
     metrics = metrics or ServiceMetrics(name)

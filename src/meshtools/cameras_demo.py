@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import secrets
-import subprocess
 import sys
 import time
 import urllib.request
@@ -24,7 +23,7 @@ from pathlib import Path
 from liquidedge.config import EnvDefaultsParser, parse_bool
 from liquidedge.logs import configure_logging
 from liquidedge.server import wait_for_signal
-from meshtools.localmesh import LocalMesh, free_port
+from meshtools.localmesh import LocalMesh, free_port, start_process
 
 log = logging.getLogger("meshtools.cameras_demo")
 
@@ -76,21 +75,6 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
                 return
         time.sleep(0.2)
     raise TimeoutError(f"{url} not ready within {timeout_s:g}s")
-
-
-def start_process(stack: contextlib.ExitStack, command: list[str]) -> subprocess.Popen:
-    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    stack.callback(stop)
-    return process
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ the same console entry points as production and waited on through grpc.health.v1
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -115,6 +117,26 @@ def start_service(name: str, module: str, args: Sequence[str], timeout_s: float 
         service.stop()
         raise
     return service
+
+
+def start_process(
+    stack: contextlib.ExitStack, command: list[str], *, stdout: IO[str] | None = None
+) -> subprocess.Popen:
+    """A helper process (not a gRPC service: a camera emulator, the ingest, the trainer), stopped
+    when `stack` closes: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=stdout)
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    stack.callback(stop)
+    return process
 
 
 @dataclass

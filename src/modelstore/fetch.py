@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,3 +140,24 @@ def fetch_verified(
         shutil.rmtree(partial, ignore_errors=True)
     log.info("fetched and verified %s %s into %s", name, version, final)
     return LocalVersion(manifest, stored.manifest_sha256, final / FILES_DIR)
+
+
+def prune_cache(cache_dir: Path, name: str, versions: Iterable[str], *, kind: str = "model") -> list[str]:
+    """Remove these cached versions of `name` (those a service served before the one it serves
+    now); returns those removed.
+
+    A service that swaps versions for weeks would otherwise fill its cache volume (a pod's
+    `emptyDir` has a size limit; past it the pod is evicted). A loaded model no longer needs its
+    files, and a rollback fetches and verifies again. Only versions the caller names go: another
+    process sharing the cache may be loading a version this one never served.
+    """
+    folder = Path(cache_dir) / f"{kind}s" / name
+    removed = []
+    for version in sorted(set(versions)):
+        path = folder / version
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(version)
+    if removed:
+        log.info("removed %d cached versions of %s no longer served: %s", len(removed), name, removed)
+    return removed

@@ -80,10 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("var/terrain.zip"), help="zip to write")
     parser.add_argument("--per-label", type=int, default=40, help="images per label")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the crops")
+    parser.add_argument(
+        "--labels", default=",".join(LABELS), help=f"comma-separated, from {', '.join(LABELS)}"
+    )
     args = parser.parse_args(argv)
+    labels = [label for label in args.labels.split(",") if label]
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown or len(labels) < 2:
+        parser.error(f"--labels needs two or more of {', '.join(LABELS)}; got {args.labels!r}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(sample_zip_bytes(args.per_label, args.seed))
-    print(f"wrote {args.out}: {len(LABELS)} labels x {args.per_label} images ({', '.join(LABELS)})")
+    args.out.write_bytes(sample_zip_bytes(args.per_label, args.seed, labels))
+    print(f"wrote {args.out}: {len(labels)} labels x {args.per_label} images ({', '.join(labels)})")
     return 0
 
 

@@ -4,8 +4,8 @@
 table (`ENGINE_BACKENDS`): an engine is a name clients ask for, and the flag that says where its
 detector replicas are served. Every detector speaks v1 `liquidedge.v1.Detector`, so a new
 engine is a new row, not new fan-out code. A row may say that its engine *refines* another:
-it labels some of that engine's boxes (recognition names the face boxes; a classifier could
-label chosen YOLO boxes), so the fan-out starts it as soon as that engine has answered.
+it labels some of that engine's boxes (recognition names the face boxes; the crop classifier
+labels chosen YOLO boxes), so the fan-out starts it as soon as that engine has answered.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class EngineBackend:
     region; its attributes are merged back onto those boxes. When it cannot answer (down,
     late, failed), the boxes still go out, carrying `unrefined` (e.g. identity "unknown").
     `affinity`: a source's frames go to the same replica (the engine keeps per-source state).
+    `labels_flag`/`labels_env`: an operator chooses `labels` (comma-separated; the row's are the
+    default).
     """
 
     name: str  # what clients ask for in a request's `engines`
@@ -61,10 +63,19 @@ class EngineBackend:
     labels: tuple[str, ...] = ()
     unrefined: tuple[tuple[str, str], ...] = ()
     affinity: bool = False
+    labels_flag: str = ""
+    labels_env: str = ""
 
     @property
     def dest(self) -> str:
         return self.flag.removeprefix("--").replace("-", "_")
+
+    def chosen_labels(self, args: argparse.Namespace) -> tuple[str, ...]:
+        """The labels whose boxes it refines: the operator's choice, else the row's."""
+        if not self.labels_flag:
+            return self.labels
+        text = getattr(args, self.labels_flag.removeprefix("--").replace("-", "_"))
+        return tuple(label.strip() for label in text.split(",") if label.strip())
 
 
 ENGINE_BACKENDS = (
@@ -81,6 +92,19 @@ ENGINE_BACKENDS = (
         unrefined=(("identity", UNKNOWN_IDENTITY),),
         affinity=True,
     ),
+    # Off unless configured: whole-frame labels from a classifier a site trained itself.
+    EngineBackend("classifier", "--classifier-addr", "CLASSIFIER_ADDR", ""),
+    # Off unless configured: the class of chosen YOLO boxes' crops (what kind of bottle).
+    EngineBackend(
+        "classifier-crops",
+        "--classifier-crops-addr",
+        "CLASSIFIER_CROPS_ADDR",
+        "",
+        refines="yolo",
+        labels=("bottle", "cup"),
+        labels_flag="--classifier-crop-labels",
+        labels_env="CLASSIFIER_CROP_LABELS",
+    ),
 )
 
 
@@ -93,7 +117,7 @@ def refinements(args: argparse.Namespace) -> dict[str, Refinement]:
     """The configured refining engines, by name, and what each refines."""
     targets = engine_targets(args)
     return {
-        engine.name: Refinement(engine.refines, engine.labels, dict(engine.unrefined))
+        engine.name: Refinement(engine.refines, engine.chosen_labels(args), dict(engine.unrefined))
         for engine in ENGINE_BACKENDS
         if engine.refines is not None and engine.name in targets
     }
@@ -121,6 +145,14 @@ def build_parser() -> EnvDefaultsParser:
             default=engine.default_target,
             help=f"{engine.name} detector target: host:port, dns:///name:port or ipv4:a:p,b:p ('' disables)",
         )
+        if engine.labels_flag:
+            parser.env_flag(
+                engine.labels_flag,
+                engine.labels_env,
+                default=",".join(engine.labels),
+                help=f"{engine.name}: the {engine.refines} labels whose boxes it refines, comma-separated "
+                "(empty: every box)",
+            )
     parser.env_flag(
         "--engine-timeout-ms", "ENGINE_TIMEOUT_MS", default=2000, type=int, help="longest wait for one engine"
     )

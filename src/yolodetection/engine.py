@@ -54,6 +54,12 @@ class YoloEngine:
     def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
         return self.detect_batch([image_bgr])[0]
 
+    def close(self) -> None:
+        """Free the network now (a replaced model version, once no frame runs on it any more)."""
+        close_backend = getattr(self.backend, "close", None)
+        if close_backend is not None:
+            close_backend()
+
     def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]:
         """One forward pass for many frames; answers come back in the order given."""
         if not images_bgr:

@@ -15,7 +15,10 @@ import contextlib
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from liquidedge.package_files import sha256_of
@@ -31,6 +34,9 @@ EXPORT_REVISION = 1
 OPSET = 17
 # OpenCV's Darknet yolo layer keeps class scores above 0.2 only (see torch_backend).
 SCORE_FLOOR = 0.2
+# A service converting a new model version while it serves runs the conversion at this
+# niceness: the frames in flight come first, the conversion takes the CPU time they leave.
+CHILD_NICENESS = 10
 
 
 def source_key(files: ModelFiles, score_floor: float = SCORE_FLOOR) -> str:
@@ -66,13 +72,50 @@ def find_converted(files: ModelFiles, cache_dir: Path, precision: str = "fp32") 
 
 
 def ensure_onnx(files: ModelFiles, cache_dir: str | os.PathLike[str]) -> ModelVersion:
-    """The FP32 ONNX version of `files`: from the cache, or converted now (needs torch)."""
+    """The FP32 ONNX version of `files`: from the cache, the cached conversion of the same cfg
+    with these weights put in (numpy), or converted now (needs torch)."""
     cache = Path(cache_dir)
     found = find_converted(files, cache)
     if found is not None:
         log.info("converted model found: %s", found.path)
         return found
-    return export_onnx(files, cache)
+    return reweight_cached(files, cache) or export_onnx(files, cache)
+
+
+def _source(files: ModelFiles, key: str) -> dict[str, str]:
+    return {
+        "cfg": files.cfg.name,
+        "cfg_sha256": sha256_of(files.cfg),
+        "weights": files.weights.name,
+        "weights_sha256": sha256_of(files.weights),
+        "key": key,
+    }
+
+
+def reweight_cached(
+    files: ModelFiles,
+    cache_dir: Path,
+    *,
+    template_dirs: Sequence[Path] = (),
+    score_floor: float = SCORE_FLOOR,
+) -> ModelVersion | None:
+    """`files` converted into `cache_dir` from a conversion of the same cfg found there or in
+    `template_dirs` (`onnx_reweight`), or None when there is none. Raises `ReweightError` for
+    weights that do not fit the cfg."""
+    from yolodetection.onnx_reweight import find_template, reweight
+
+    template = find_template(files, [cache_dir, *template_dirs], EXPORT_REVISION, score_floor)
+    if template is None:
+        return None
+    key = source_key(files, score_floor)
+    return reweight(
+        template,
+        files,
+        cache_dir,
+        version_name(files, "fp32", key),
+        export_revision=EXPORT_REVISION,
+        source=_source(files, key),
+    )
 
 
 def export_onnx(files: ModelFiles, cache_dir: Path, *, score_floor: float = SCORE_FLOOR) -> ModelVersion:
@@ -126,13 +169,8 @@ def export_onnx(files: ModelFiles, cache_dir: Path, *, score_floor: float = SCOR
                 "input_wh": [width, height],
                 "classes": model.yolo_heads()[0].classes,
                 "score_floor": score_floor,
-                "source": {
-                    "cfg": files.cfg.name,
-                    "cfg_sha256": sha256_of(files.cfg),
-                    "weights": files.weights.name,
-                    "weights_sha256": sha256_of(files.weights),
-                    "key": key,
-                },
+                "export_revision": EXPORT_REVISION,
+                "source": _source(files, key),
                 "made_by": f"yolodetection.onnx_export rev{EXPORT_REVISION}, torch {torch.__version__}",
             }
         )
@@ -154,6 +192,52 @@ def _tag_layout(onnx_path: Path) -> None:
     onnx.save(proto, str(onnx_path))
 
 
+def convert_in_child(
+    files: ModelFiles,
+    cache_dir: Path,
+    *,
+    template_dirs: Sequence[Path] = (),
+    niceness: int = CHILD_NICENESS,
+    timeout_s: float = 600.0,
+) -> ModelVersion:
+    """`ensure_onnx` the way a serving process converts a new version.
+
+    New weights for a cfg converted before are put into that conversion here (numpy, well
+    under a second). A new network is converted by torch in a child process at a lower CPU
+    priority: seconds of Python and torch that in the serving process would hold the GIL
+    against the frames in flight (and leave torch in its memory for good). Raises
+    RuntimeError with the child's last words when it fails, `ReweightError` for weights that
+    do not fit the cfg.
+    """
+    found = find_converted(files, cache_dir) or reweight_cached(files, cache_dir, template_dirs=template_dirs)
+    if found is not None:
+        return found
+    command = [
+        sys.executable, "-m", "yolodetection.onnx_export",
+        "--cfg", str(files.cfg), "--weights", str(files.weights), "--names", str(files.names),
+        "--converted-dir", str(cache_dir),
+    ]  # fmt: skip
+    # No close_fds: Python then spawns without fork() (posix_spawn), which a process full of
+    # gRPC threads prefers; every descriptor it opened is close-on-exec anyway.
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, close_fds=False
+    )
+    with contextlib.suppress(OSError):  # lowering one's own child's priority needs no privilege
+        os.setpriority(os.PRIO_PROCESS, child.pid, niceness)
+    try:
+        _, errors = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise RuntimeError(f"converting {files.weights.name} took over {timeout_s:.0f} s") from None
+    found = find_converted(files, cache_dir)
+    if child.returncode != 0 or found is None:
+        last = errors.strip().splitlines()[-1] if errors.strip() else f"exit status {child.returncode}"
+        raise RuntimeError(f"converting {files.weights.name} to ONNX failed: {last}")
+    log.info("converted %s in a child process: %s", files.weights.name, found.path)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m yolodetection.onnx_export` (`make convert`): convert once, e.g. in an image build."""
     import argparse
@@ -167,11 +251,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", default="models", help="where the Darknet files are")
     parser.add_argument("--model", default="yolov3-tiny", help="model name in the model directory")
     parser.add_argument("--converted-dir", default="", help="version cache; default <model-dir>/converted")
+    parser.add_argument("--cfg", default="", help="Darknet .cfg path (instead of the model directory's)")
+    parser.add_argument(
+        "--weights", default="", help="Darknet .weights path (instead of the model directory's)"
+    )
+    parser.add_argument("--names", default="", help="class names file (instead of the model directory's)")
     args = parser.parse_args(argv)
     configure_logging("yolodetection-convert", fmt="text")
-    version = ensure_onnx(
-        ModelFiles.in_dir(args.model_dir, args.model), converted_dir(args.model_dir, args.converted_dir)
+    files = ModelFiles.in_dir(args.model_dir, args.model)
+    files = ModelFiles(
+        cfg=Path(args.cfg or files.cfg),
+        weights=Path(args.weights or files.weights),
+        names=Path(args.names or files.names),
     )
+    try:
+        version = ensure_onnx(files, converted_dir(args.model_dir, args.converted_dir))
+    except (OSError, ValueError, RuntimeError) as error:  # one line for the parent to show
+        log.error("conversion failed: %s", error)
+        return 1
     print(version.path)
     return 0
 

@@ -12,14 +12,19 @@ import contextlib
 from pathlib import Path
 
 from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common, parse_bool
+from liquidedge.engine import Engine
 from liquidedge.legacy import robot_pb2_grpc
+from liquidedge.metrics import ServiceMetrics
+from liquidedge.modelslot import ModelSlot, SlotEngine
 from liquidedge.server import ServiceBinding
 from liquidedge.service import ServiceHandle, start_detector
+from modelstore.serving import WatchedEngine, add_serving_flags, check_serving_args, serve_from_store
 from yolodetection.backends.factory import BACKEND_NAMES, DEVICE_NAMES, Selected, select_backend
 from yolodetection.batching import (
     DEFAULT_MAX_BATCH_CPU,
     DEFAULT_MAX_BATCH_GPU,
     DEFAULT_MAX_QUEUE_DELAY_MS,
+    BatchEngine,
     BatchingSettings,
     DynamicBatcher,
 )
@@ -28,6 +33,13 @@ from yolodetection.cpu_flags import add_cpu_backend_flags, graph_options, report
 from yolodetection.engine import YoloEngine, YoloSettings
 from yolodetection.model_files import DEFAULT_MODEL, ModelFiles
 from yolodetection.servicer import LegacyYoloServicer
+from yolodetection.store_model import (
+    STORE_ENGINE,
+    StoreModel,
+    load_store_version,
+    prune_conversions,
+    smoke_test,
+)
 
 DEFAULT_PORT = 50055
 DEFAULT_METRICS_PORT = 9155
@@ -86,6 +98,7 @@ def build_parser() -> EnvDefaultsParser:
     )
     parser.env_flag("--instances", "YOLO_INSTANCES", default=1, type=int, help="networks run in parallel")
     add_cpu_backend_flags(parser)
+    add_serving_flags(parser, model_name=DEFAULT_MODEL)
     return parser
 
 
@@ -117,12 +130,14 @@ def check_files(args: argparse.Namespace, files: ModelFiles) -> None:
             raise FileNotFoundError(f"YOLO model file missing: {path} (run `make models`)")
 
 
-def load_engine(
-    args: argparse.Namespace, selected: list[Selected] | None = None
-) -> YoloEngine | DynamicBatcher:
-    """The engine, behind a dynamic batcher unless --max-batch is 1; `selected` gets the choice."""
-    files = model_files(args)
-    check_files(args, files)
+def build_engine(
+    args: argparse.Namespace, files: ModelFiles, *, names_from_backend: bool = True
+) -> tuple[YoloEngine, Selected, int]:
+    """The engine for `files` on the backend the flags choose, warm; its choice and batch size.
+
+    `names_from_backend`: a graph that brings its own class names (`--onnx` version directory,
+    a converted model) names the classes; a store version always names them itself.
+    """
     chosen = select_backend(
         args.backend,
         files,
@@ -131,10 +146,8 @@ def load_engine(
         allow_random_weights=args.allow_random_weights,
         graph=graph_options(args),
     )
-    if selected is not None:
-        selected.append(chosen)
     backend = chosen.backend
-    names = getattr(backend, "names", None) or files.names
+    names = (getattr(backend, "names", None) if names_from_backend else None) or files.names
     input_wh = getattr(backend, "input_wh", None) or files.input_size()
     class_names = ModelFiles(files.cfg, files.weights, names).class_names()
     engine = YoloEngine(backend, class_names, input_wh, yolo_settings(args))
@@ -147,12 +160,63 @@ def load_engine(
     if warmup is not None:  # torch: cuDNN autotuning and CUDA graphs before the first frame
         warmup((1, max_batch))
     engine.warm_up()
+    return engine, chosen, max_batch
+
+
+def with_batcher(args: argparse.Namespace, engine: BatchEngine, max_batch: int) -> Engine:
+    """`engine` behind a dynamic batcher, unless batches of one are asked for."""
     if max_batch == 1:
-        return engine
+        return engine  # type: ignore[return-value]  # both engines have detect()
     batching = BatchingSettings(
         max_batch=max_batch, max_queue_delay_ms=args.max_queue_delay_ms, max_queue=max(256, 4 * max_batch)
     )
     return DynamicBatcher(engine, batching)
+
+
+def load_engine(args: argparse.Namespace, selected: list[Selected] | None = None) -> Engine:
+    """The engine, behind a dynamic batcher unless --max-batch is 1; `selected` gets the choice."""
+    files = model_files(args)
+    check_files(args, files)
+    engine, chosen, max_batch = build_engine(args, files)
+    if selected is not None:
+        selected.append(chosen)
+    return with_batcher(args, engine, max_batch)
+
+
+def load_store_engine(args: argparse.Namespace, metrics: ServiceMetrics) -> WatchedEngine:
+    """`--model-store`: the channel's version in a model slot, each new one loaded beside it.
+
+    With batching on, the batcher sits in front of the slot (a batch runs on one version);
+    the batch size is the first version's. The backend each serving version runs on is
+    logged and exported as it starts to serve.
+    """
+    slot: ModelSlot[StoreModel] = ModelSlot(
+        STORE_ENGINE, smoke=smoke_test, close_model=StoreModel.close, metrics=metrics
+    )
+
+    def build(files: ModelFiles) -> tuple[YoloEngine, Selected, int]:
+        return build_engine(args, files, names_from_backend=False)
+
+    conversions: list[str] = []  # what this process converted and served, the serving one last
+
+    def serving(model: StoreModel) -> None:
+        """A version now serves: say which backend runs it, drop the conversions of earlier ones."""
+        report_selection(model.selected, metrics)
+        prune_conversions(args, model, conversions)
+
+    def batched(slot_engine: SlotEngine) -> Engine:
+        with slot.lease() as lease:
+            max_batch = lease.model.max_batch
+        return with_batcher(args, slot_engine, max_batch)
+
+    return serve_from_store(
+        args,
+        slot,
+        lambda local: load_store_version(args, local, build),
+        engine=STORE_ENGINE,
+        wrap=batched,
+        on_serving=serving,
+    )
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -162,6 +226,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     service runs on, not to its configuration (the manifests' tests check values offline).
     """
     check_common(parser, args)
+    check_serving_args(parser, args)
+    if args.model_store and args.onnx:
+        parser.error("--onnx and --model-store both name the model; give one")
     try:
         yolo_settings(args)
         graph_options(args)
@@ -171,7 +238,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 
 def check_model_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The model files the flags name are there, as `parser.error` (`make models` fetches them)."""
+    """The model files the flags name are there, as `parser.error` (`make models` fetches them).
+
+    With `--model-store` the model comes from the store (checked when it loads).
+    """
+    if args.model_store:
+        return
     try:
         check_files(args, model_files(args))
     except FileNotFoundError as error:
@@ -188,9 +260,17 @@ def start(args: argparse.Namespace) -> ServiceHandle:
     """Serve YOLO on `args.host:args.port` (0 picks a port); SERVING once loaded and warm.
 
     The batcher, when there is one, is closed with the service (`start_detector` closes an
-    engine that has `close`). The backend it chose is logged and exported once it runs.
+    engine that has `close`). The backend it chose is logged and exported once it runs. With
+    `--model-store` the model comes from the store's channel and is replaced while serving.
     """
+    metrics = ServiceMetrics("yolodetection")
     selected: list[Selected] = []
+
+    def load() -> Engine:
+        if args.model_store:
+            return load_store_engine(args, metrics)
+        return load_engine(args, selected)
+
     handle = start_detector(
         "yolodetection",
         "yolo",
@@ -198,7 +278,8 @@ def start(args: argparse.Namespace) -> ServiceHandle:
             LegacyYoloServicer(detector), robot_pb2_grpc.add_YoloDetectionServicer_to_server, "YoloDetection"
         ),
         args,
-        lambda: load_engine(args, selected),
+        load,
+        metrics=metrics,
     )
     for choice in selected:
         report_selection(choice, handle.metrics)

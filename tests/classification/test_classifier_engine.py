@@ -7,14 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from classifierkit import trained_model
 
 from classification.engine import BackboneMismatch, ClassificationEngine
 from classification.features import BackboneFeatures
 from classification.model import HEAD_FILE, ClassifierModel
 from liquidedge.detections import Detections
 from modelstore import fetch_verified, open_store
-from modeltrainer.fit import fit_linear_head
-from modeltrainer.sample_dataset import LABELS, TRAIN_ROWS, held_out_crops, random_crops, texture_bgr
+from modeltrainer.sample_dataset import LABELS, held_out_crops, texture_bgr
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +25,7 @@ def features(model_dir: str) -> BackboneFeatures:
 @pytest.fixture(scope="module")
 def model(features: BackboneFeatures) -> ClassifierModel:
     """A head trained on crops from the top 70% of each texture photograph."""
-    rng = np.random.default_rng(0)
-    images, targets = [], []
-    for number, label in enumerate(LABELS):
-        crops = random_crops(texture_bgr(label), 15, rng, TRAIN_ROWS)
-        images += crops
-        targets += [number] * len(crops)
-    head = fit_linear_head(
-        features.extract(images), np.asarray(targets), len(LABELS), l2=0.01, max_iterations=300
-    )
-    return ClassifierModel(LABELS, head, features.spec)
+    return trained_model(features, LABELS, per_label=15)
 
 
 @pytest.fixture(scope="module")

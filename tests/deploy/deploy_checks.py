@@ -23,7 +23,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 KUBE = REPO / "kube"
-OVERLAYS = ("edge-local", "scaled", "scaled-cpu")
+OVERLAYS = ("edge-local", "scaled", "scaled-cpu", "scaled-cpu-canary")
 TOOLS = REPO / ".venv" / "tools"
 KUBECTL = Path(os.environ.get("KUBECTL", TOOLS / "kubectl"))
 ISTIO_NODE_MODULES = TOOLS / "istio" / "node_modules"
@@ -459,6 +459,19 @@ def check_config_refs(objects: list[Obj]) -> list[str]:
             name = volume.get("secret", {}).get("secretName")
             if name is not None and name not in secrets:
                 problems.append(f"{ref(workload)}: Secret {name!r} is not defined")
+    for workload in workloads(objects):
+        for container in pod_spec(workload)["containers"]:
+            for var in container.get("env", []):
+                key_ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if key_ref is None:
+                    continue
+                secret = secrets.get(key_ref["name"])
+                keys = [*secret.get("data", {}), *secret.get("stringData", {})] if secret else []
+                if key_ref["key"] not in keys:
+                    problems.append(
+                        f"{ref(workload)}/{container['name']}: {var['name']} reads {key_ref['key']!r} of Secret "
+                        f"{key_ref['name']!r}, which {'lacks it' if secret else 'is not defined'}"
+                    )
     for workload, container, _program in containers(objects):
         files = mounted_files(objects, workload, container)
         for variable, value in container_env(objects, container).items():
@@ -596,8 +609,39 @@ def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
                 ]
                 if not any(program_of(c) == detector for w in backing for c in pod_spec(w)["containers"]):
                     problems.append(f"{where}: Service does not select {detector} pods")
+            elif match := re.fullmatch(r"([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target):
+                problems += routed_target_problems(objects, where, detector, match.groups())
             else:
-                problems.append(f"{where}: neither localhost nor dns:///<svc>.<ns>.svc.cluster.local")
+                problems.append(
+                    f"{where}: neither localhost, dns:///<svc>.<ns>.svc.cluster.local nor a routed <svc>.<ns>.svc.cluster.local"
+                )
+    return problems
+
+
+def routed_target_problems(
+    objects: list[Obj], where: str, detector: str, parts: tuple[str, ...]
+) -> list[str]:
+    """A plain `<svc>.<ns>.svc.cluster.local:<port>` target: one virtual IP that the aggregator's
+    sidecar balances call by call, so a VirtualService must route that host (without one, the
+    aggregator's single connection would pin a single pod)."""
+    name, namespace, port = parts
+    service = by_name(objects, "Service").get(name)
+    if service is None or service["metadata"].get("namespace") != namespace:
+        return [f"{where}: no such Service"]
+    problems = []
+    if service["spec"].get("clusterIP") == "None":
+        problems.append(f"{where}: a headless Service needs dns:/// (every pod address), not one name")
+    if int(port) not in {p["port"] for p in service["spec"]["ports"]}:
+        problems.append(f"{where}: Service has no port {port}")
+    backing = [w for w in workloads(objects) if selects(service["spec"]["selector"], pod_labels(w))]
+    if not any(program_of(c) == detector for w in backing for c in pod_spec(w)["containers"]):
+        problems.append(f"{where}: Service does not select {detector} pods")
+    if not any(
+        service_fqdn(service) in vs["spec"].get("hosts", []) for vs in of_kind(objects, "VirtualService")
+    ):
+        problems.append(
+            f"{where}: no VirtualService routes {service_fqdn(service)}: one connection would pin one pod"
+        )
     return problems
 
 
@@ -975,6 +1019,132 @@ def check_authorization(objects: list[Obj]) -> list[str]:
     return problems
 
 
+def writable_dirs(workload: Obj, container: Obj) -> list[str]:
+    """Mount paths of the container's emptyDir volumes (the only writable places: the root is read-only)."""
+    empty = {v["name"] for v in pod_spec(workload).get("volumes", []) if "emptyDir" in v}
+    return [m["mountPath"].rstrip("/") for m in container.get("volumeMounts", []) if m["name"] in empty]
+
+
+def secret_env(container: Obj) -> set[str]:
+    """Variables the container takes from Secrets (one key each, or a whole Secret)."""
+    names = {var["name"] for var in container.get("env", []) if "secretKeyRef" in var.get("valueFrom", {})}
+    return names | {f"<{s['secretRef']['name']}>" for s in container.get("envFrom", []) if "secretRef" in s}
+
+
+def check_model_store(objects: list[Obj]) -> list[str]:
+    """A program serving from a model store writes its verified versions (and YOLO its conversions)
+    to a writable volume, and a bucket's credentials come from a Secret."""
+    problems = []
+    for workload, container, program in containers(objects):
+        flags = programs()[program].env_flags
+        if "MODELSTORE_URL" not in flags:
+            continue
+        env = container_env(objects, container)
+        url = env.get("MODELSTORE_URL", str(flags["MODELSTORE_URL"].default))
+        if not url:
+            continue
+        where = f"{ref(workload)}/{container['name']}"
+        writable = writable_dirs(workload, container)
+        places = {"MODELSTORE_CACHE_DIR": env.get("MODELSTORE_CACHE_DIR", "var/modelcache")}
+        if program == "yolodetection":
+            places["YOLO_CONVERTED_DIR"] = (
+                env.get("YOLO_CONVERTED_DIR") or f"{env.get('LIQUIDEDGE_MODEL_DIR', 'models')}/converted"
+            )
+        for variable, path in places.items():
+            if not any(path == d or path.startswith(d + "/") for d in writable):
+                problems.append(f"{where}: {variable}={path} is not on a writable volume ({writable})")
+        if url.startswith("s3://"):
+            missing = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} - secret_env(container)
+            if missing and not any(name.startswith("<") for name in secret_env(container)):
+                problems.append(f"{where}: MODELSTORE_URL={url} but {sorted(missing)} come from no Secret")
+        elif not any(
+            url == d or url.startswith(d + "/")
+            for d in (m["mountPath"].rstrip("/") for m in container.get("volumeMounts", []))
+        ):
+            problems.append(f"{where}: MODELSTORE_URL={url} is a directory on no mounted volume")
+    return problems
+
+
+def subset_workloads(objects: list[Obj], host: str, subset: str) -> tuple[list[Obj], str]:
+    """The workloads a route's destination subset sends to, or why there are none."""
+    services = {service_fqdn(s): s for s in of_kind(objects, "Service")}
+    service = services.get(host)
+    if service is None:
+        return [], f"{host} is not a Service"
+    rules = [dr for dr in of_kind(objects, "DestinationRule") if dr["spec"]["host"] == host]
+    subsets = {s["name"]: s.get("labels", {}) for dr in rules for s in dr["spec"].get("subsets", [])}
+    if subset not in subsets:
+        return [], f"subset {subset!r} is in no DestinationRule of {host} (it has {sorted(subsets)})"
+    labels = {**service["spec"].get("selector", {}), **subsets[subset]}
+    matched = [w for w in workloads(objects) if selects(labels, pod_labels(w))]
+    return matched, "" if matched else f"subset {subset!r} ({subsets[subset]}) selects no pod of {host}"
+
+
+def check_canary(objects: list[Obj]) -> list[str]:
+    """Weighted routes: weights sum to 100; every subset is defined for the host and selects pods,
+    no pod in two subsets; versions of a model side by side follow one store and model name on
+    channels of their own (the canary is a channel, not a copy of production)."""
+    problems = []
+    for vs in of_kind(objects, "VirtualService"):
+        for route in vs["spec"].get("http", []):
+            destinations = route.get("route", [])
+            where = f"{ref(vs)}/{route.get('name')}"
+            if len(destinations) > 1 or any("weight" in d for d in destinations):
+                total = sum(d.get("weight", 0) for d in destinations)
+                if total != 100:
+                    problems.append(f"{where}: weights add up to {total}, not 100")
+            chosen: dict[str, list[Obj]] = {}
+            for destination in destinations:
+                subset = destination["destination"].get("subset")
+                if subset is None:
+                    continue
+                matched, why = subset_workloads(objects, destination["destination"]["host"], subset)
+                if why:
+                    problems.append(f"{where}: {why}")
+                chosen[subset] = matched
+            problems += _side_by_side_problems(objects, where, chosen)
+    return problems
+
+
+def _side_by_side_problems(objects: list[Obj], where: str, chosen: dict[str, list[Obj]]) -> list[str]:
+    problems = []
+    owner: dict[str, str] = {}
+    for subset, matched in chosen.items():
+        for workload in matched:
+            if ref(workload) in owner:
+                problems.append(
+                    f"{where}: {ref(workload)} is in subsets {owner[ref(workload)]!r} and {subset!r}"
+                )
+            owner[ref(workload)] = subset
+    stores: dict[str, set[tuple[str, str, str]]] = {}
+    for subset, matched in chosen.items():
+        for _workload, container, _program in containers(matched):
+            env = container_env(objects, container)
+            stores.setdefault(subset, set()).add(
+                (
+                    env.get("MODELSTORE_URL", ""),
+                    env.get("MODEL_NAME", ""),
+                    env.get("MODEL_CHANNEL", "production"),
+                )
+            )
+    if len(stores) < 2:
+        return problems
+    for subset, found in stores.items():
+        if len(found) != 1 or not next(iter(found))[0]:
+            problems.append(
+                f"{where}: subset {subset!r} does not serve from one model store channel: {sorted(found)}"
+            )
+    served = {subset: next(iter(found)) for subset, found in stores.items() if len(found) == 1}
+    if len({(url, name) for url, name, _channel in served.values()}) > 1:
+        problems.append(f"{where}: the subsets serve different stores or models: {served}")
+    channels = [channel for _url, _name, channel in served.values()]
+    if len(set(channels)) < len(channels):
+        problems.append(
+            f"{where}: two subsets follow the same channel {channels}: they serve the same version"
+        )
+    return problems
+
+
 CHECKS: dict[str, Callable[[list[Obj]], list[str]]] = {
     "services select pods": check_services_select_pods,
     "workload selectors": check_workload_selectors,
@@ -994,6 +1164,8 @@ CHECKS: dict[str, Callable[[list[Obj]], list[str]]] = {
     "Istio wiring": check_istio_wiring,
     "Istio timeouts": check_istio_timeouts,
     "authorization": check_authorization,
+    "model store": check_model_store,
+    "canary wiring": check_canary,
 }
 
 

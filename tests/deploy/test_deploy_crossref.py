@@ -36,6 +36,18 @@ def config(objects: list[Obj], prefix: str) -> dict[str, str]:
     return first(objects, "ConfigMap", prefix + "-")["data"]
 
 
+def named(objects: list[Obj], kind: str, name: str) -> Obj:
+    return deploy.by_name(objects, kind)[name]
+
+
+def canary_env(objects: list[Obj]) -> list[Obj]:
+    return deploy.pod_spec(named(objects, "Deployment", "yolodetection-canary"))["containers"][0]["env"]
+
+
+def split_route(objects: list[Obj]) -> list[Obj]:
+    return named(objects, "VirtualService", "yolodetection-split")["spec"]["http"][0]["route"]
+
+
 # (overlay, what breaks, mutation of the rendered objects, check that must object, words in its report)
 BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
     (
@@ -356,6 +368,84 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
         "with no ALLOW policy",
     ),
     (
+        "scaled-cpu-canary",
+        "canary weights that do not add up to 100",
+        lambda o: split_route(o)[1].update(weight=20),
+        "canary wiring",
+        "weights add up to 110, not 100",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the canary subset's label does not match the canary pods",
+        lambda o: named(o, "DestinationRule", "yolodetection-split")["spec"]["subsets"][1].update(
+            labels={"version": "canry"}
+        ),
+        "canary wiring",
+        "subset 'canary' ({'version': 'canry'}) selects no pod",
+    ),
+    (
+        "scaled-cpu-canary",
+        "a route to a subset no DestinationRule defines",
+        lambda o: split_route(o)[1]["destination"].update(subset="v2"),
+        "canary wiring",
+        "subset 'v2' is in no DestinationRule",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the canary pods left on the production channel",
+        lambda o: next(e for e in canary_env(o) if e["name"] == "MODEL_CHANNEL").update(value="production"),
+        "canary wiring",
+        "two subsets follow the same channel",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the canary without the model store (components/model-store left out)",
+        lambda o: [config(o, "yolodetection").pop(k) for k in ("MODELSTORE_URL", "YOLO_CONVERTED_DIR")],
+        "canary wiring",
+        "does not serve from one model store channel",
+    ),
+    (
+        "scaled-cpu-canary",
+        "conversions written to the image's read-only /models",
+        lambda o: config(o, "yolodetection").pop("YOLO_CONVERTED_DIR"),
+        "model store",
+        "YOLO_CONVERTED_DIR=/models/converted is not on a writable volume",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the bucket's credentials not given to the canary pods",
+        lambda o: canary_env(o).__setitem__(
+            slice(None), [e for e in canary_env(o) if "secretKeyRef" not in e.get("valueFrom", {})]
+        ),
+        "model store",
+        "come from no Secret",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the aggregator calls the headless Service by name (one address, no weights)",
+        lambda o: config(o, "objectdetection").update(
+            YOLODETECTION_ADDR="yolodetection.liquidedge.svc.cluster.local:50055"
+        ),
+        "aggregator reaches detectors",
+        "a headless Service needs dns:///",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the weights' VirtualService removed: one connection would pin one pod",
+        lambda o: o.remove(named(o, "VirtualService", "yolodetection-split")),
+        "aggregator reaches detectors",
+        "no VirtualService routes yolodetection-split.liquidedge.svc.cluster.local",
+    ),
+    (
+        "scaled-cpu-canary",
+        "a credential read from a key the Secret does not have",
+        lambda o: next(e for e in canary_env(o) if e["name"] == "AWS_DEFAULT_REGION")["valueFrom"][
+            "secretKeyRef"
+        ].update(key="AWS_REGION"),
+        "config refs",
+        "reads 'AWS_REGION' of Secret 'modelstore-credentials', which lacks it",
+    ),
+    (
         "scaled-cpu",
         "the operators' identity let past the Gallery to the Detector methods",
         lambda o: first(o, "AuthorizationPolicy", "facerecognition")["spec"]["rules"][1]["to"][0][
@@ -474,6 +564,10 @@ def test_a_broken_source_file_is_caught(
 # same way in a copy of kube/ and held to the same checks.
 COMPOSITIONS = [
     pytest.param("scaled", ["model-volume"], id="scaled+model-volume"),
+    pytest.param("edge-local", ["model-store"], id="edge-local+model-store"),
+    pytest.param("scaled", ["model-store"], id="scaled+model-store"),
+    # a GPU cluster's canary: both Deployments turned into the CUDA one by the gpu component
+    pytest.param("scaled-cpu", ["yolo-canary", "model-store", "gpu"], id="scaled-cpu+canary+gpu"),
     pytest.param("edge-local", ["kafka"], id="edge-local+kafka"),
     pytest.param("edge-local", ["model-volume"], id="edge-local+model-volume"),
     pytest.param("scaled-cpu", ["model-volume"], id="scaled-cpu+model-volume"),
@@ -509,6 +603,19 @@ def test_user_overlay_with_components_validates_and_passes_every_check(
     assert yolo, "every topology runs a yolodetection container"
     for workload, container in yolo:
         env = deploy.container_env(objects, container)
-        assert (env["LIQUIDEDGE_MODEL_DIR"], env["YOLO_MODEL"]) == ("/models-volume", "yolov3"), deploy.ref(
-            workload
-        )
+        if "model-volume" in components:
+            assert (env["LIQUIDEDGE_MODEL_DIR"], env["YOLO_MODEL"]) == ("/models-volume", "yolov3"), (
+                deploy.ref(workload)
+            )
+        else:  # the model store
+            assert env["MODELSTORE_URL"].startswith("s3://"), deploy.ref(workload)
+    channels = {deploy.container_env(objects, c).get("MODEL_CHANNEL") for _w, c in yolo}
+    assert channels == (
+        {"production", "canary"}
+        if "yolo-canary" in components
+        else {"production"}
+        if "model-store" in components
+        else {None}
+    )
+    if "gpu" in components:
+        assert {c["image"].split(":")[0] for _w, c in yolo} == {"liquidedge/yolodetection-cuda"}

@@ -23,6 +23,10 @@ NOT_SETTINGS = {
     "CUDA",
     "PATH",
     "SIGTERM",
+    # boto3's own variables (the model store's credentials), not a program's flags
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
 }
 
 

@@ -66,6 +66,22 @@ EXPECTED_KINDS = {
         "PeerAuthentication": 1,
         "AuthorizationPolicy": 3,
     },
+    "scaled-cpu-canary": {  # scaled-cpu plus the model store and the canary
+        "Namespace": 1,
+        "ServiceAccount": 6,
+        "ConfigMap": 6,
+        "Secret": 3,  # + the model store's credentials
+        "PersistentVolumeClaim": 1,
+        "Service": 6,  # + yolodetection-split, the one the weights route
+        "Deployment": 6,  # + yolodetection-canary
+        "HorizontalPodAutoscaler": 3,
+        "PodDisruptionBudget": 4,
+        "Gateway": 2,
+        "VirtualService": 3,  # + the weights
+        "DestinationRule": 2,  # + the subsets
+        "PeerAuthentication": 1,
+        "AuthorizationPolicy": 4,  # + the canary pods' callers
+    },
 }
 
 

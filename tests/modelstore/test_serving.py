@@ -10,7 +10,7 @@ from liquidedge.config import EnvDefaultsParser
 from liquidedge.modelslot import ModelSlot
 from modelstore.backends.local import LocalBackend
 from modelstore.fetch import LocalVersion
-from modelstore.serving import add_serving_flags, first_version, slot_watcher
+from modelstore.serving import add_serving_flags, first_version, serve_from_store, slot_watcher
 from modelstore.store import ModelStore
 
 
@@ -89,3 +89,24 @@ def test_start_up_with_nothing_to_serve_says_where_it_looked(store: ModelStore, 
     watcher = slot_watcher(args_for(tmp_path / "store", tmp_path / "cache"), slot, load, engine="toy")
     with pytest.raises(RuntimeError, match=r"no servable toy model in channel production of .*store"):
         first_version(watcher, slot)
+
+
+def test_served_from_the_store_the_cache_keeps_no_version_it_served_before(
+    store: ModelStore, tmp_path: Path
+) -> None:
+    """A service swapping versions for weeks must not fill its cache volume; what another process
+    sharing the cache fetched (and may be loading) stays."""
+    first = publish(store, tmp_path / "a", "first model")
+    store.promote("toy", first)
+    others = tmp_path / "cache" / "models" / "toy" / "fetched-by-another-process"
+    others.mkdir(parents=True)
+    slot: ModelSlot[str] = ModelSlot("toy")
+    served = serve_from_store(args_for(tmp_path / "store", tmp_path / "cache"), slot, load, engine="toy")
+    try:
+        for text in ("second model", "third model"):
+            store.promote("toy", publish(store, tmp_path / text.split()[0], text))
+            served.watcher.poll_once()
+        kept = sorted(p.name for p in others.parent.iterdir())
+        assert kept == sorted([others.name, slot.version]) and slot.version != first
+    finally:
+        served.close()

@@ -10,6 +10,7 @@ SERVICE_MODULES = {
     "facedetection": "facedetection.service",
     "yolodetection": "yolodetection.service",
     "cameragateway": "cameragateway.service",
+    "classification": "classification.service",
     "facerecognition": "facerecognition.service",
 }
 

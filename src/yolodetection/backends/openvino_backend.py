@@ -113,6 +113,16 @@ class OpenVINOBackend:
             self.layout,
         )
 
+    def close(self) -> None:
+        """Free the compiled model and its infer requests; no frame may run on it afterwards."""
+        while True:
+            try:
+                self._idle.get_nowait()
+            except queue.Empty:
+                break
+        self.requests = 0
+        del self._compiled
+
     def _borrow(self, wanted: int) -> list[ov.InferRequest]:
         """One request (waiting for it), plus up to `wanted - 1` others idle now.
 

@@ -130,6 +130,14 @@ class TorchBackend:
             weights = None
         return cls(files.cfg, weights, options)
 
+    def close(self) -> None:
+        """Free the network and its CUDA graphs, and give the device memory back; no frame may
+        run on it afterwards (a replaced model version)."""
+        self._graphs = None
+        del self.model
+        if self.torch_device.type == "cuda":
+            torch.cuda.empty_cache()
+
     @property
     def uses_cuda_graphs(self) -> bool:
         return self._graphs is not None

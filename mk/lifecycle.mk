@@ -1,0 +1,17 @@
+# Models that change while the mesh runs (issue 13; docs/modelstore.md).
+#   make swap-bench     4 lock-step streams through the mesh with YOLO served from a model store:
+#                       a retrained version promoted (failed frames, p99 before/while swapping, time
+#                       until every answer carries it), then three broken versions that must be
+#                       refused; prints the figures, exits 1 when a criterion is missed
+#   make retrain-demo   upload a zip of labelled images, train, publish: the running mesh reloads
+#                       its classifier and the same request answers with the new labels
+# Extra flags: make swap-bench SWAP_ARGS="--engines face,yolo --baseline-s 60"
+.PHONY: swap-bench retrain-demo
+SWAP_ARGS ?=
+RETRAIN_ARGS ?=
+
+swap-bench: install models $(VENV)/.torch
+	$(PY) -m meshtools.swap_bench --model-dir $(MODEL_DIR) --json build/swap-bench.json $(SWAP_ARGS)
+
+retrain-demo: install models
+	$(PY) -m meshtools.retrain_demo --model-dir $(MODEL_DIR) $(RETRAIN_ARGS)
