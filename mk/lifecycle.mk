@@ -15,3 +15,12 @@ swap-bench: install models $(VENV)/.torch
 
 retrain-demo: install models
 	$(PY) -m meshtools.retrain_demo --model-dir $(MODEL_DIR) $(RETRAIN_ARGS)
+
+# The embedded YOLOv3-tiny as the store's first `yolov3-tiny` version, so `make run` serves YOLO
+# from the store (hot reload); published only while the channel is empty, so a version an
+# operator promoted is kept.
+.PHONY: yolo-default
+yolo-default: install models
+	$(PY) -m modelstore --store $(MODELSTORE_URL) publish yolov3-tiny $(MODEL_DIR) --engine yolo --format darknet \
+		--include 'yolov3-tiny.*' --include coco.names --promote production --if-channel-empty
+run: yolo-default

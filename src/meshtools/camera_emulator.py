@@ -54,7 +54,19 @@ def _encode(image_bgr: np.ndarray, width: int, quality: int) -> bytes:
 
 
 def load_frames(source: str, *, width: int = 640, quality: int = 80, max_frames: int = 300) -> list[bytes]:
-    """JPEG frames from `samples[:name,name]`, a video file or an image folder."""
+    """JPEG frames from `samples[:name,name]`, `people:DIR` (the default gallery's people, as camera
+    frames, from the photos `make recognition-models` fetched into DIR), a video file or an image folder."""
+    if source.startswith("people:"):
+        from meshtools.samples import photo_frames
+
+        people = [
+            frame.jpeg for frame in photo_frames(Path(source.split(":", 1)[1]), (width, width * 3 // 4))
+        ]
+        if not people:
+            raise ValueError(
+                f"no photos of people in {source.split(':', 1)[1]} (run `make recognition-models`)"
+            )
+        return people
     if source == "samples" or source.startswith("samples:"):
         from meshtools.samples import SAMPLE_NAMES, sample_image_bgr
 
@@ -260,7 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="camera-emulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--source", default="samples", help="samples[:name,...], a video file or an image folder")
+    p.add_argument(
+        "--source",
+        default="samples",
+        help="samples[:name,...], people:DIR (photos of the default gallery's people), a video file or an image folder",
+    )
     p.add_argument("--fps", type=float, default=5.0, help="frames per second served")
     p.add_argument("--width", type=int, default=640, help="frame width (height keeps the aspect ratio)")
     p.add_argument("--mode", default="good", choices=MODES, help="how the camera behaves")

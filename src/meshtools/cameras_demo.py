@@ -18,6 +18,7 @@ import secrets
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from liquidedge.config import EnvDefaultsParser, parse_bool
@@ -77,16 +78,88 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
     raise TimeoutError(f"{url} not ready within {timeout_s:g}s")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    configure_logging("cameras-demo", "INFO", "text")
-    state_dir = Path(args.state_dir)
-    tokens, tokens_created = token_file(args.tokens_file, state_dir, "camera-tokens.txt")
-    operator, _ = token_file("", state_dir, "operator-token.txt")
+@dataclass(frozen=True)
+class CameraSide:
+    """What the camera side needs from its caller: where the mesh is and how to run the gateway."""
+
+    mesh_address: str
+    port: int = 8080
+    fps: float = 5.0
+    tokens_file: str = ""
+    state_dir: Path = Path("build/cameras-demo")
+    photo_dir: Path | None = None
+    kafka_port: int = 0  # 0: no Kafka
+
+
+def start_camera_side(stack: contextlib.ExitStack, side: CameraSide) -> list[str]:
+    """The gateway and two emulated cameras (and a Kafka broker), closed with `stack`.
+
+    Returns the lines that tell a newcomer where to look. One camera shows the default gallery's
+    people when their photos are there (so names come up on the dashboard), the other the samples.
+    """
+    tokens, tokens_created = token_file(side.tokens_file, side.state_dir, "camera-tokens.txt")
+    operator, _ = token_file("", side.state_dir, "operator-token.txt")
     camera_token = next(
         t.strip() for t in tokens.read_text().splitlines() if t.strip() and not t.startswith("#")
     )
-    gateway_url = f"http://127.0.0.1:{args.port}"
+    gateway_url = f"http://127.0.0.1:{side.port}"
+    kafka: list[str] = []
+    if side.kafka_port:
+        from meshtools.kafka_broker import LocalBroker
+
+        broker = LocalBroker(side.kafka_port).start()
+        stack.callback(broker.stop)
+        kafka = ["--kafka-bootstrap", broker.bootstrap]
+    start_process(
+        stack,
+        [
+            sys.executable, "-m", "cameragateway",
+            "--port", str(side.port),
+            "--mesh-addr", side.mesh_address,
+            "--camera-tokens-file", str(tokens),
+            "--operator-token-file", str(operator),
+            "--log-format", "text",
+            "--log-level", "WARNING",
+            *kafka,
+        ],
+    )  # fmt: skip
+    wait_ready(gateway_url + "/readyz")
+    people = side.photo_dir is not None and any(Path(side.photo_dir).glob("*.jpg"))
+    cameras = (("lobby", f"people:{side.photo_dir}" if people else CAMERAS[0][1]), CAMERAS[1])
+    for camera_id, source in cameras:
+        start_process(
+            stack,
+            [
+                sys.executable, "-m", "meshtools.camera_emulator",
+                "--source", source,
+                "--fps", str(side.fps),
+                "--port", str(free_port()),
+                "--register", gateway_url,
+                "--token", camera_token,
+                "--id", camera_id,
+            ],
+        )  # fmt: skip
+    lines = [
+        f"  Dashboard:        {gateway_url}/            (per camera: {gateway_url}/camera/lobby)",
+        f"  Old bookmarks:    {gateway_url}/video_feed  (all cameras, tiled MJPEG)",
+        f"  Camera tokens:    {tokens}"
+        + ("  (created: CAMERA_TOKENS_FILE was unset)" if tokens_created else ""),
+        f"  Operator token:   {operator}  (Manage, on the dashboard, asks for it)",
+        f"  A real ESP32-CAM: GET http://<this machine>:{side.port}/register?ip=<its address>&token=<a camera token>"
+        + (
+            ""
+            if os.environ.get("BIND_HOST", "127.0.0.1") != "127.0.0.1"
+            else "  (start with BIND_HOST=0.0.0.0)"
+        ),
+    ]
+    if kafka:
+        lines.append(f"  Kafka:            {kafka[1]}, events on topic liquidedge.events")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging("cameras-demo", "INFO", "text")
     with contextlib.ExitStack() as stack:
         mesh_address = args.mesh_addr
         if not mesh_address:
@@ -94,57 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             mesh.start()
             stack.callback(mesh.stop)
             mesh_address = mesh.address
-        kafka: list[str] = []
-        if args.kafka:
-            from meshtools.kafka_broker import LocalBroker
-
-            broker = LocalBroker(args.kafka_port).start()
-            stack.callback(broker.stop)
-            kafka = ["--kafka-bootstrap", broker.bootstrap]
-        start_process(
-            stack,
-            [
-                sys.executable, "-m", "cameragateway",
-                "--port", str(args.port),
-                "--mesh-addr", mesh_address,
-                "--camera-tokens-file", str(tokens),
-                "--operator-token-file", str(operator),
-                "--log-format", "text",
-                *kafka,
-            ],
-        )  # fmt: skip
-        wait_ready(gateway_url + "/readyz")
-        for camera_id, source in CAMERAS:
-            start_process(
-                stack,
-                [
-                    sys.executable, "-m", "meshtools.camera_emulator",
-                    "--source", source,
-                    "--fps", str(args.fps),
-                    "--port", str(free_port()),
-                    "--register", gateway_url,
-                    "--token", camera_token,
-                    "--id", camera_id,
-                ],
-            )  # fmt: skip
-        lines = [
-            "",
-            f"  Dashboard:        {gateway_url}/            (per camera: {gateway_url}/camera/lobby)",
-            f"  Old bookmarks:    {gateway_url}/video_feed  (all cameras, tiled MJPEG)",
-            f"  Camera tokens:    {tokens}"
-            + ("  (created: CAMERA_TOKENS_FILE was unset)" if tokens_created else ""),
-            f"  Operator token:   {operator}  (Manage, on the dashboard, asks for it)",
-            f"  A real ESP32-CAM: GET http://<this machine>:{args.port}/register?ip=<its address>&token=<a camera token>"
-            + (
-                ""
-                if os.environ.get("BIND_HOST", "127.0.0.1") != "127.0.0.1"
-                else "  (start with BIND_HOST=0.0.0.0)"
-            ),
-        ]
-        if kafka:
-            lines.append(f"  Kafka:            {kafka[1]}, events on topic liquidedge.events")
-        lines.append("  Ctrl-C stops everything.\n")
-        log.info("\n".join(lines))
+        side = CameraSide(
+            mesh_address,
+            port=args.port,
+            fps=args.fps,
+            tokens_file=args.tokens_file,
+            state_dir=Path(args.state_dir),
+            kafka_port=args.kafka_port if args.kafka else 0,
+        )
+        lines = start_camera_side(stack, side)
+        log.info("\n".join(["", *lines, "  Ctrl-C stops everything.\n"]))
         if args.seconds > 0:
             time.sleep(args.seconds)
         else:

@@ -1,5 +1,8 @@
-"""`make run`: start the local mesh and drive it with real frames until Ctrl-C.
+"""`make run`: every part of the mesh, working, driven with real frames until Ctrl-C.
 
+Starts face, YOLO, recognition and the aggregator (YOLO and the face gallery served from the
+local model store, so a version published there is picked up without a restart), the camera
+gateway with two emulated network cameras and its dashboard, then streams frames like a robot.
 Prints one line per frame (boxes, the names of recognised faces, round-trip time) and, at the
 end, the mesh's round-trip time beside the time the same work takes in this process without
 gRPC, measured on the same frames in the same run. The frames are scikit-image's samples and
@@ -9,6 +12,7 @@ Obama and Biden come back named; `make enroll FACES=...` changes who is named wh
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import sys
@@ -18,13 +22,14 @@ from itertools import zip_longest
 from typing import Any
 
 from facerecognition.model_files import photo_dir
-from liquidedge.config import EnvDefaultsParser
+from liquidedge.config import EnvDefaultsParser, parse_bool
 from liquidedge.detections import Detections
 from liquidedge.imaging import ImageLimits, decode_jpeg
 from liquidedge.lockstep import FrameOptions, LockstepClient, Pacer
 from liquidedge.logs import configure_logging
 from liquidedge.stats import percentile_ms
 from liquidedge.v1 import detection_pb2
+from meshtools.cameras_demo import CameraSide, start_camera_side
 from meshtools.localmesh import LocalMesh
 from meshtools.samples import SampleFrame, photo_frames, sample_frames
 
@@ -61,7 +66,21 @@ def build_parser() -> EnvDefaultsParser:
         "--model-cache-dir",
         "MODELSTORE_CACHE_DIR",
         default="var/modelcache",
-        help="the recognition service's cache",
+        help="the recognition and YOLO services' cache",
+    )
+    parser.env_flag(
+        "--yolo-from-store",
+        "DEMO_YOLO_FROM_STORE",
+        default=True,
+        type=parse_bool,
+        help="serve YOLO from the store's yolov3-tiny channel (`make yolo-default` publishes it), hot-reloaded",
+    )
+    parser.env_flag(
+        "--gateway-port",
+        "DEMO_GATEWAY_PORT",
+        default=8080,
+        type=int,
+        help="the camera gateway's dashboard, with two emulated cameras; -1: no cameras",
     )
     return parser
 
@@ -146,6 +165,21 @@ def drive(client: LockstepClient, frames: list[SampleFrame], count: int, fps: fl
     return rtts_s
 
 
+def where_models_come_from(store: str, yolo_from_store: bool) -> str:
+    """How a newcomer changes a model while this runs (the services pick it up, no restart)."""
+    lines = [
+        f"models: the face gallery{' and YOLO' if yolo_from_store else ''} are served from the model store {store}",
+        "  enrol someone while it runs:   make enroll FACES=path/to/photos   (NAME.jpg or NAME/*.jpg)",
+    ]
+    if yolo_from_store:
+        lines.append(
+            "  a new YOLO version:            .venv/bin/modelstore --store "
+            f"{store} publish yolov3-tiny DIR --engine yolo --format darknet --promote production"
+        )
+    lines.append("  the whole retrain loop:        make retrain-demo")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("demo", "INFO", "text")
@@ -163,13 +197,20 @@ def main(argv: list[str] | None = None) -> int:
         view_port=args.view_port,
         model_store=store,
         model_cache_dir=args.model_cache_dir,
+        yolo_from_store=bool(store) and args.yolo_from_store,
     )
     rtts_s: list[float] = []
     interrupted = False
-    with mesh:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mesh)
         print(f"mesh up: aggregator {mesh.address} (grpcurl -plaintext {mesh.address} list)", flush=True)
         if args.view_port >= 0:
             print(f"live view: http://127.0.0.1:{args.view_port}/", flush=True)
+        if store:
+            print(where_models_come_from(store, args.yolo_from_store), flush=True)
+        if args.gateway_port >= 0:
+            side = CameraSide(mesh.address, port=args.gateway_port, photo_dir=photo_dir(args.model_dir))
+            print("\n".join(["cameras:", *start_camera_side(stack, side)]), flush=True)
         options = FrameOptions(source_id="demo", deadline_ms=args.deadline_ms)
         with LockstepClient.to(mesh.address, options=options) as client:
             try:

@@ -144,7 +144,8 @@ class LocalMesh:
     """Face, YOLO and aggregator processes on loopback (and recognition, given `model_store`).
 
     `model_store`: the model store (a directory or s3://...) whose `face-gallery` channel the
-    recognition service serves; None leaves recognition out. Use as a context manager.
+    recognition service serves (and YOLO's channel, with `yolo_from_store`); None leaves
+    recognition out. Use as a context manager.
     """
 
     model_dir: str
@@ -158,6 +159,8 @@ class LocalMesh:
     model_store: str | None = None
     model_cache_dir: str = "var/modelcache"
     recognition_port: int = 0
+    # Serve YOLO from the store's `yolov3-tiny` channel too (hot reload), not from `model_dir`.
+    yolo_from_store: bool = False
 
     def __post_init__(self) -> None:
         face_port = self.face_port or free_port()
@@ -166,6 +169,11 @@ class LocalMesh:
         common = ["--host", "127.0.0.1", "--metrics-port", "0", "--log-format", self.log_format]
         env = {"PYTHONUNBUFFERED": "1"}
         recognition: list[str] = []
+        yolo: list[str] = []
+        if self.yolo_from_store:
+            if self.model_store is None:
+                raise ValueError("yolo_from_store needs a model_store")
+            yolo = ["--model-store", self.model_store, "--model-cache-dir", self.model_cache_dir]
         if self.model_store is not None:
             port = self.recognition_port or free_port()
             store = ["--model-store", self.model_store, "--model-cache-dir", self.model_cache_dir]
@@ -181,7 +189,11 @@ class LocalMesh:
             **self.services,
             "face": ServiceProcess("facedetection", "facedetection", face_port, [*common], env),
             "yolo": ServiceProcess(
-                "yolodetection", "yolodetection", yolo_port, [*common, "--model-dir", self.model_dir], env
+                "yolodetection",
+                "yolodetection",
+                yolo_port,
+                [*common, "--model-dir", self.model_dir, *yolo],
+                env,
             ),
             "aggregator": ServiceProcess(
                 "objectdetection",

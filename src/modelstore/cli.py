@@ -127,6 +127,12 @@ def build_parser() -> EnvDefaultsParser:
     sub.add_argument("--metric", action="append", type=_key_value, default=[], help="KEY=VALUE metric")
     sub.add_argument("--meta", action="append", type=_key_value, default=[], help="KEY=VALUE metadata")
     sub.add_argument("--promote", metavar="CHANNEL", help="also point this channel at the new version")
+    sub.add_argument(
+        "--if-channel-empty",
+        action="store_true",
+        help="with --promote: publish nothing when the channel already points at a version "
+        "(a default that must not replace what an operator published)",
+    )
 
     sub = commands.add_parser("promote", parents=[kind, channel], help="point a channel at a version")
     sub.add_argument("name")
@@ -251,6 +257,13 @@ def _show(store: ModelStore, args: argparse.Namespace) -> Result:
 
 
 def _publish(store: ModelStore, args: argparse.Namespace) -> Result:
+    if args.if_channel_empty:
+        if not args.promote:
+            raise ValueError("--if-channel-empty goes with --promote CHANNEL")
+        serving = store.channel(args.name, args.promote, args.kind)
+        if serving is not None:
+            text = f"{args.name}: channel {serving.channel} already serves {serving.version}; nothing published"
+            return text, {"name": args.name, "published": False, "channel": _channel_dict(serving)}
     stored = store.publish_dir(
         args.name,
         args.directory,

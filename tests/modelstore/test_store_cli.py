@@ -49,6 +49,22 @@ def publish(cli: Cli, model_src: Path, version: str, *extra: str, code: int = 0)
     )
 
 
+def test_a_default_is_published_only_while_its_channel_is_empty(
+    cli: Cli, model_src: Path, tmp_path: Path
+) -> None:
+    """`make run`'s defaults: published once; what an operator promoted afterwards is kept."""
+    first = publish(cli, model_src, "default", "--promote", "production", "--if-channel-empty")
+    assert first.splitlines()[-1] == "detector: channel production -> default"
+    publish(cli, model_src, "operators", "--promote", "production")
+    again = publish(cli, model_src, "default-2", "--promote", "production", "--if-channel-empty")
+    assert again == "detector: channel production already serves operators; nothing published\n"
+    store = open_store(str(tmp_path / "store"))
+    assert [v.version for v in store.versions("detector")] == ["default", "operators"]
+    assert "--if-channel-empty goes with --promote" in publish(
+        cli, model_src, "v9", "--if-channel-empty", code=1
+    )
+
+
 def test_publish_list_and_show(cli: Cli, model_src: Path, tmp_path: Path) -> None:
     out = publish(
         cli,
