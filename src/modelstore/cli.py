@@ -262,7 +262,9 @@ def _publish(store: ModelStore, args: argparse.Namespace) -> Result:
             raise ValueError("--if-channel-empty goes with --promote CHANNEL")
         serving = store.channel(args.name, args.promote, args.kind)
         if serving is not None:
-            text = f"{args.name}: channel {serving.channel} already serves {serving.version}; nothing published"
+            text = (
+                f"{args.name}: channel {serving.channel} already serves {serving.version}; nothing published"
+            )
             return text, {"name": args.name, "published": False, "channel": _channel_dict(serving)}
     stored = store.publish_dir(
         args.name,
