@@ -25,6 +25,7 @@ from facerecognition.enrolment import (
 )
 from facerecognition.gallery import Gallery, GalleryError, InvalidNameError
 from liquidedge.metrics import ServiceMetrics
+from liquidedge.status import StatusTable, status_for
 from liquidedge.v1 import gallery_pb2, gallery_pb2_grpc
 from modelstore import ConflictError, ModelStoreError
 
@@ -36,7 +37,7 @@ GALLERY_PREFIX = f"/{GALLERY_SERVICE}/"
 T = TypeVar("T")
 
 # What went wrong -> the code an operator sees (the first match wins: subclasses first).
-_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+_CODES: StatusTable = (
     (NoFaceError, grpc.StatusCode.FAILED_PRECONDITION),
     (MultipleFacesError, grpc.StatusCode.FAILED_PRECONDITION),
     (FaceTooSmallError, grpc.StatusCode.FAILED_PRECONDITION),
@@ -49,13 +50,6 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (ModelStoreError, grpc.StatusCode.UNAVAILABLE),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
 )
-
-
-def code_for(error: Exception) -> grpc.StatusCode:
-    for kind, code in _CODES:
-        if isinstance(error, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
 
 
 def version_message(gallery: Gallery | None, editor: GalleryEditor) -> gallery_pb2.GalleryVersion:
@@ -101,7 +95,7 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServicer):
             try:
                 return work(self.editor)
             except Exception as error:
-                code = code_for(error)
+                code = status_for(error, _CODES)
                 detail = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
                 if code == grpc.StatusCode.INTERNAL:
                     log.exception("gallery %s failed", method)

@@ -59,10 +59,17 @@ _EXPECTED = (AbortError, *(kind for kind, _code in _CODES))
 DRAINING_DETAILS = "server shutting down: reopen the stream"
 
 
-def status_for(error: Exception) -> grpc.StatusCode:
+StatusTable = tuple[tuple[type[Exception], grpc.StatusCode], ...]
+
+
+def status_for(error: Exception, codes: StatusTable = _CODES) -> grpc.StatusCode:
+    """The code for `error`: the first kind in `codes` it is (subclasses first), else INTERNAL.
+
+    A service with errors of its own (the gallery's enrolment refusals) passes its own table.
+    """
     if isinstance(error, AbortError):
         return error.code
-    for kind, code in _CODES:
+    for kind, code in codes:
         if isinstance(error, kind):
             return code
     return grpc.StatusCode.INTERNAL
