@@ -20,7 +20,7 @@ from yolodetection.precision import PRECISIONS
 
 log = logging.getLogger(__name__)
 
-PERFORMANCE_HINTS = ("throughput", "latency")
+PERFORMANCE_HINTS = ("adaptive", "throughput", "latency")  # openvino_backend's, importable without openvino
 
 
 def add_cpu_backend_flags(parser: EnvDefaultsParser) -> None:
@@ -48,9 +48,10 @@ def add_cpu_backend_flags(parser: EnvDefaultsParser) -> None:
     parser.env_flag(
         "--openvino-hint",
         "YOLO_OPENVINO_HINT",
-        default="throughput",
+        default="adaptive",
         choices=list(PERFORMANCE_HINTS),
-        help="openvino PERFORMANCE_HINT: throughput (one stream per core) or latency (all cores per frame)",
+        help="openvino PERFORMANCE_HINT: adaptive (a lone frame on all cores, overlapping frames a core "
+        "each), throughput (a core per frame) or latency (all cores per frame)",
     )
     parser.env_flag(
         "--threads",

@@ -97,3 +97,32 @@ def test_bf16_agrees_with_fp32(
     print(f"BF16 vs FP32: largest raw row difference {worst:.4f}; {agreement.summary()}")
     assert worst < BF16_ROW_ATOL
     assert agreement.accepted(), agreement.summary()
+
+
+def test_the_adaptive_backend_runs_a_lone_frame_on_every_core_and_overlapping_frames_on_the_streams(
+    backends: dict[str, object], images: dict[str, np.ndarray], files: ModelFiles
+) -> None:
+    """`adaptive` (the default hint): a frame alone takes the latency model, a frame that overlaps
+    another takes a throughput stream, and both give the same rows."""
+    backend = backends["openvino-fp32"]
+    assert isinstance(backend, OpenVINOBackend) and backend.options.performance_hint == "adaptive"
+    taken: list[str] = []
+    lone, pooled = backend._run_lone, backend._run_pooled
+    backend._run_lone = lambda frame: taken.append("lone") or lone(frame)  # type: ignore[method-assign]
+    backend._run_pooled = lambda frames: taken.append("pooled") or pooled(frames)  # type: ignore[method-assign]
+    try:
+        blob = make_blob([next(iter(images.values()))], files.input_size())
+        alone = backend.forward(blob)
+        with backend._running_lock:
+            backend._running += 1  # another frame is running now
+        try:
+            overlapping = backend.forward(blob)
+        finally:
+            with backend._running_lock:
+                backend._running -= 1
+    finally:
+        del backend._run_lone, backend._run_pooled
+    assert taken == ["lone", "pooled"]
+    assert backend._running == 0
+    for a, b in zip(alone, overlapping, strict=True):
+        np.testing.assert_allclose(a, b, atol=ROW_ATOL)

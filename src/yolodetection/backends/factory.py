@@ -74,7 +74,7 @@ class GraphOptions:
     precision: str = "auto"
     converted_dir: Path | None = None
     onnx: str = ""
-    performance_hint: str = "throughput"
+    performance_hint: str = "adaptive"
     threads: int = 0
     capabilities: Callable[[], Collection[str]] = field(default=_default_capabilities, compare=False)
 
