@@ -1,12 +1,25 @@
-"""Prometheus metrics of one service, in a registry of its own (no process-global state)."""
+"""Prometheus metrics of one service, in a registry of its own (no process-global state), and
+the service's status document beside them.
+
+The gRPC health protocol carries one word (SERVING or not); an operator asking *why* a model
+version was not taken needs more. `GET /status` on the metrics port answers with JSON: which
+model version each engine serves, which versions were refused and why, and the inference
+backend each engine runs on.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +109,23 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.service = service
+        # engine -> a function describing its model slot now; filled by the slots themselves
+        self.model_states: dict[str, Callable[[], dict[str, Any]]] = {}
+
+    def status(self) -> dict[str, Any]:
+        """The document `GET /status` answers with."""
+        backends = {
+            sample.labels["engine"]: {
+                "backend": sample.labels["backend"],
+                "precision": sample.labels["precision"],
+                "fallback": sample.labels["fallback"] == "true",
+            }
+            for family in self.backend_info.collect()
+            for sample in family.samples
+            if sample.value == 1
+        }
+        models = {engine: describe() for engine, describe in sorted(self.model_states.items())}
+        return {"service": self.service, "models": models, "backends": backends}
 
     def count_request(self, method: str, code: str, seconds: float) -> None:
         self.requests.labels(self.service, method, code).inc()
@@ -116,18 +146,54 @@ class ServiceMetrics:
 
     @contextmanager
     def serving(self, host: str, port: int) -> Iterator[int | None]:
-        """Expose /metrics over HTTP while the block runs; yields the bound port (None when port < 0)."""
+        """Expose /metrics and /status over HTTP while the block runs; yields the bound port
+        (None when port < 0)."""
         if port < 0:
             yield None
             return
         try:
-            server, thread = start_http_server(port, addr=host, registry=self.registry)
+            server = _http_server(host, port, _StatusAndMetrics(self))
         except OSError as error:
             raise OSError(f"could not serve /metrics on {host}:{port}: {error.strerror}") from error
-        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+        thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+        thread.start()
+        log.info("metrics on http://%s:%d/metrics, status on /status", host, server.server_port)
         try:
             yield server.server_port
         finally:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+
+class _StatusAndMetrics:
+    """WSGI app: `/status` as JSON, every other path the Prometheus exposition (as before)."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.metrics = metrics
+        self.exposition = make_wsgi_app(metrics.registry)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/status":
+            return self.exposition(environ, start_response)
+        body = json.dumps(self.metrics.status(), sort_keys=True).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes every few seconds: not news
+        pass
+
+
+def _http_server(host: str, port: int, app: Callable[..., Iterable[bytes]]) -> WSGIServer:
+    """A threading WSGI server on host:port, IPv6 when the host is an IPv6 address."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    server_class = type("_Server", (_ThreadingServer,), {"address_family": family})
+    return make_server(sockaddr[0], port, app, server_class, handler_class=_QuietHandler)

@@ -79,6 +79,17 @@ class ModelSlot(Generic[M]):
         self._lock = threading.Lock()  # guards the current entry and lease counts; never held long
         self._loading = threading.Lock()  # one load at a time; frames never take it
         self._current: _Entry[M] | None = None
+        self._serving_since: float | None = None  # wall clock, for the status document
+        if self.metrics is not None:
+            self.metrics.model_states[self.engine] = self.describe
+
+    def describe(self) -> dict[str, Any]:
+        """The slot for the service's `/status`: what serves, since when, what was refused and why."""
+        return {
+            "version": self.version,
+            "serving_since": self._serving_since,
+            "refused": dict(self.refused),
+        }
 
     @property
     def version(self) -> str | None:
@@ -107,6 +118,7 @@ class ModelSlot(Generic[M]):
                 raise ModelRefusedError(self.engine, version, str(error)) from error
             load_s = self.clock() - started
             previous = self._swap(_Entry(model, version))
+            self._serving_since = time.time()
         self._count("accepted")
         if self.metrics is not None:
             if previous is not None:

@@ -102,6 +102,9 @@ def test_a_bad_version_is_refused_and_the_old_one_keeps_serving(failure: str, sm
     assert 'liquidedge_model_swaps_total{engine="toy",outcome="refused",service="toyservice"} 1.0' in text
     assert 'liquidedge_model_info{engine="toy",service="toyservice",version="v1"} 1.0' in text
     assert 'version="v2"' not in text.split("liquidedge_model_info")[-1].split("# HELP")[0]
+    described = metrics.status()["models"]["toy"]  # what GET /status says
+    assert described["version"] == "v1"
+    assert list(described["refused"]) == ["v2"] and described["refused"]["v2"]
 
 
 def test_the_metrics_name_only_the_version_serving_now() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import urllib.request
 from collections.abc import Iterator
 
@@ -105,6 +106,13 @@ def scrape(port: int, host: str = "127.0.0.1", timeout_s: float = 5.0) -> Sample
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def service_status(port: int, host: str = "127.0.0.1", timeout_s: float = 5.0) -> dict:
+    """The JSON a service's `/status` (on its metrics port) answers with."""
+    with urllib.request.urlopen(f"http://{host}:{port}/status", timeout=timeout_s) as reply:
+        assert reply.headers["Content-Type"] == "application/json"
+        return json.loads(reply.read())
 
 
 def metric_sum(samples: Samples, name: str, **labels: str) -> float:

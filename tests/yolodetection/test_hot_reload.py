@@ -20,7 +20,7 @@ from liquidedge.service import ServiceHandle
 from meshtools.samples import SampleFrame
 from meshtools.swap_versions import MODEL, SwapVersions, publish_swap_versions
 from modelstore import ModelStore, open_store
-from support.calls import SERVING, detect, health_status, metric_sum, scrape
+from support.calls import SERVING, detect, health_status, metric_sum, scrape, service_status
 from support.services import start_yolo
 from support.waiting import wait_for
 from yolodetection.model_version import ModelVersion
@@ -123,6 +123,11 @@ def test_answers_say_which_store_version_made_them(
     samples = scrape(served.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.embedded) == 1
     assert metric_sum(samples, "liquidedge_backend_info", engine="yolo") == 1
+    status = service_status(served.metrics_port)
+    assert status["service"] == "yolodetection"
+    assert status["models"]["yolo"]["version"] == versions.embedded
+    assert status["models"]["yolo"]["refused"] == {}
+    assert status["backends"]["yolo"]["backend"] in {"openvino", "opencv", "onnxruntime", "torch"}
 
 
 def test_a_promoted_version_replaces_the_serving_one_while_frames_run(
@@ -161,6 +166,10 @@ def test_a_promoted_version_replaces_the_serving_one_while_frames_run(
     assert conversion.name.endswith("-fp32") and conversion.name != fp32_version.path.name
 
 
+# A word each refusal's reason must contain, so the status says *which* check failed.
+WHY_REFUSED = {"bad-checksum": "sha-256", "truncated-weights": "weights", "wrong-class-count": "85"}
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -185,6 +194,10 @@ def test_a_broken_version_is_refused_and_the_serving_one_keeps_answering(
     assert served_version(served, jpeg) == serving
     samples = scrape(served.metrics_port)
     assert metric_sum(samples, "liquidedge_model_info", engine="yolo", version=versions.broken[kind]) == 0
+    # The operator's "why": /status names the serving version and the refused one with its reason.
+    model = service_status(served.metrics_port)["models"]["yolo"]
+    assert model["version"] == serving
+    assert WHY_REFUSED[kind] in model["refused"][versions.broken[kind]].lower()
 
 
 def test_an_operator_pin_serves_that_version_behind_the_batcher(
