@@ -132,14 +132,19 @@ class ModelStore:
         if not sources:
             raise ValueError(f"nothing to publish for {name}: no files")
         now = self.clock()
-        if version is None:
-            content = hashlib.sha256("".join(f"{s.path}\0{s.sha256}\n" for s in sources).encode())
-            version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + content.hexdigest()[:8]
         if parent == PARENT_LATEST:
             latest = self.latest(name, kind)
             parent = None if latest is None else latest.version
         elif parent is not None:
             self.get(name, parent, kind)
+        if version is None:
+            # The parent is part of the id's hash: a retrain that reproduces its parent's files
+            # byte for byte (a deterministic trainer, the same data) within the same second is a
+            # new version in the lineage, not a clash with the one it replaces.
+            content = hashlib.sha256(
+                "".join(f"{s.path}\0{s.sha256}\n" for s in sources).encode() + f"parent\0{parent}".encode()
+            )
+            version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + content.hexdigest()[:8]
         manifest = Manifest(
             name=name,
             version=check_version(version),

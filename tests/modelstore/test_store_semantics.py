@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from storekit import StoreUnderTest
 
-from modelstore import ChannelError, ManifestError, NotFoundError, VersionExistsError
+from modelstore import ChannelError, ManifestError, ModelStore, NotFoundError, VersionExistsError
 from modelstore.manifest import sha256_file
 
 
@@ -59,6 +59,21 @@ def test_generated_versions_are_distinct_and_sortable(under_test: StoreUnderTest
     second = under_test.store.publish_dir("detector", model_src, engine="yolo", format="darknet")
     assert first.version != second.version
     assert [v.version for v in under_test.store.versions("detector")] == [first.version, second.version]
+
+
+def test_the_same_files_published_again_in_the_same_second_are_a_new_version(
+    under_test: StoreUnderTest, model_src: Path
+) -> None:
+    """A deterministic retrain reproduces its parent's files byte for byte; within the second it
+    must still publish (the trainer's equal-accuracy replace), as the child of the first."""
+    store = under_test.store
+    frozen = ModelStore(store.backend, clock=lambda: 1_796_000_000.25)
+    first = frozen.publish_dir("detector", model_src, engine="yolo", format="darknet")
+    second = frozen.publish_dir("detector", model_src, engine="yolo", format="darknet")
+    assert first.version != second.version
+    assert first.version[:16] == second.version[:16]  # the same second
+    assert second.manifest.parent == first.version
+    assert [e.sha256 for e in second.manifest.files] == [e.sha256 for e in first.manifest.files]
 
 
 def test_a_version_without_a_valid_manifest_is_not_listed(
