@@ -389,7 +389,8 @@ def _drive(
         )
         switched = switch_s(streams.snapshot(), promoted_s, retrained)
         switched_s = promoted_s + (switched if switched is not None else settings.refuse_timeout_s)
-        say(f"every stream on {retrained} {switched} s after the promotion")
+        waited = "not within the wait" if switched is None else f"{switched:.2f} s after the promotion"
+        say(f"every stream on {retrained}: {waited}")
         time.sleep(settings.after_s)
         marks = Marks(baseline_s, promoted_s, switched_s)
         for kind, version in broken.items():
