@@ -2,9 +2,10 @@
 the service's status document beside them.
 
 The gRPC health protocol carries one word (SERVING or not); an operator asking *why* a model
-version was not taken needs more. `GET /status` on the metrics port answers with JSON: which
-model version each engine serves, which versions were refused and why, and the inference
-backend each engine runs on.
+version was not taken, or which replicas an aggregator is using, needs more. `GET /status` on
+the metrics port answers with JSON: which model version each engine serves, which versions were
+refused and why, the inference backend each engine runs on, and (aggregator) every replica of
+every engine with its ejection state.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ class ServiceMetrics:
         self.service = service
         # engine -> a function describing its model slot now; filled by the slots themselves
         self.model_states: dict[str, Callable[[], dict[str, Any]]] = {}
+        # engine -> a function listing the replicas an aggregator sends that engine's frames to
+        self.replica_states: dict[str, Callable[[], list[dict[str, Any]]]] = {}
 
     def status(self) -> dict[str, Any]:
         """The document `GET /status` answers with."""
@@ -125,7 +128,12 @@ class ServiceMetrics:
             if sample.value == 1
         }
         models = {engine: describe() for engine, describe in sorted(self.model_states.items())}
-        return {"service": self.service, "models": models, "backends": backends}
+        document = {"service": self.service, "models": models, "backends": backends}
+        if self.replica_states:
+            document["replicas"] = {
+                engine: list_them() for engine, list_them in sorted(self.replica_states.items())
+            }
+        return document
 
     def count_request(self, method: str, code: str, seconds: float) -> None:
         self.requests.labels(self.service, method, code).inc()

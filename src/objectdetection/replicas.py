@@ -27,6 +27,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -184,6 +185,22 @@ class ReplicaPool:
     @property
     def replicas(self) -> list[Replica]:
         return list(self._replicas.values())
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The replicas for the aggregator's `/status`. Read from the HTTP server's thread: a copy
+        of the replica list, then plain attribute reads (a replica changed meanwhile shows either
+        state, never a broken one)."""
+        now = self.clock()
+        return [
+            {
+                "address": replica.address,
+                "in_service": not replica.ejected(now),
+                "ejected_for_s": round(max(0.0, replica.ejected_until - now), 2),
+                "ejections": replica.ejections,
+                "consecutive_failures": replica.failures,
+            }
+            for replica in list(self._replicas.values())
+        ]
 
     def in_service(self) -> list[str]:
         now = self.clock()

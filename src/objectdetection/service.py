@@ -293,6 +293,7 @@ async def _open_pools(
             name, target, make_channel, policy, on_eject=count_ejection, metadata=metadata
         )
         opened.push_async_callback(pools[name].close)
+        metrics.replica_states[name] = pools[name].describe
     return pools
 
 

@@ -11,7 +11,7 @@ import pytest
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2
 from objectdetection.replicas import AttemptError, ReplicaPolicy, ReplicaPool, split_target
-from support.calls import detect, open_channel
+from support.calls import detect, open_channel, service_status
 from support.services import start_aggregator, start_face
 from support.waiting import wait_for
 
@@ -216,7 +216,7 @@ def health_ejections(aggregator: ServiceHandle) -> float:
 def test_a_replica_that_fails_its_health_probe_is_ejected_at_once(
     two_faces: tuple[ServiceHandle, ServiceHandle], astronaut_jpeg: bytes
 ) -> None:
-    first, _second = two_faces
+    first, second = two_faces
     aggregator = start_aggregator(replicas_target(*two_faces), "", "--ejection-s", "30")
     try:
         first.server.set_serving(False)  # as a draining or sick pod says, while still answering calls
@@ -226,5 +226,11 @@ def test_a_replica_that_fails_its_health_probe_is_ejected_at_once(
         )
         served = {detect(aggregator.port, astronaut_jpeg).engines[0].served_by.hostname for _ in range(4)}
         assert served == {"face-b"}
+        # The operator's view of the same: /status lists both replicas and which one is out, for how long.
+        replicas = {r["address"]: r for r in service_status(aggregator.metrics_port)["replicas"]["face"]}
+        out, serving = replicas[f"127.0.0.1:{first.port}"], replicas[f"127.0.0.1:{second.port}"]
+        assert (out["in_service"], out["ejections"]) == (False, 1)
+        assert 20 < out["ejected_for_s"] <= 30  # --ejection-s 30, probed a moment ago
+        assert (serving["in_service"], serving["ejections"], serving["ejected_for_s"]) == (True, 0, 0)
     finally:
         aggregator.stop(0)
