@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -49,7 +50,10 @@ class FaceSettings:
 
 
 def _load_cascade(path: str) -> cv2.CascadeClassifier:
-    cascade = cv2.CascadeClassifier(path)
+    try:
+        cascade = cv2.CascadeClassifier(path)
+    except (cv2.error, SystemError) as error:  # malformed XML raises inside OpenCV's parser
+        raise ValueError(f"could not load Haar cascade from {path}: not a cascade file ({error})") from error
     if cascade.empty():
         raise FileNotFoundError(f"could not load Haar cascade from {path}")
     return cascade
@@ -69,6 +73,10 @@ class FaceEngine:
     def __init__(self, settings: FaceSettings) -> None:
         self.settings = settings
         self._pool = InstancePool(lambda: _load_cascade(settings.cascade_path), settings.instances)
+
+    def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]:
+        """Frames one after another (a cascade has no batch dimension): what a model slot calls."""
+        return [self.detect(image) for image in images_bgr]
 
     def detect(self, image_bgr: np.ndarray, deadline: float | None = None) -> Detections:
         s = self.settings

@@ -10,12 +10,16 @@ import argparse
 
 import cv2
 
+from facedetection.cascade_store import DEFAULT_MODEL_NAME, load_store_engine
 from facedetection.engine import DEFAULT_CASCADE, FaceEngine, FaceSettings
 from facedetection.servicer import LegacyFaceServicer
 from liquidedge.config import EnvDefaultsParser, add_common_flags, check_common
+from liquidedge.engine import Engine
 from liquidedge.legacy import robot_pb2_grpc
+from liquidedge.metrics import ServiceMetrics
 from liquidedge.server import ServiceBinding
 from liquidedge.service import ServiceHandle, start_detector
+from modelstore.serving import add_serving_flags, check_serving_args
 
 DEFAULT_PORT = 50053
 DEFAULT_METRICS_PORT = 9153
@@ -69,6 +73,7 @@ def build_parser() -> EnvDefaultsParser:
         help="OpenCV's worker threads for the process (0: OpenCV's choice, one per core); 1 spends "
         "about 15%% less CPU per face frame when several frames overlap, at a slower lone frame",
     )
+    add_serving_flags(parser, model_name=DEFAULT_MODEL_NAME)
     return parser
 
 
@@ -87,6 +92,7 @@ def settings_from(args: argparse.Namespace) -> FaceSettings:
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every start-up check, as `parser.error` (exit status 2 with a readable message)."""
     check_common(parser, args)
+    check_serving_args(parser, args)
     if args.opencv_threads < 0:
         parser.error(f"--opencv-threads must be 0 (OpenCV's choice) or more, not {args.opencv_threads}")
     try:
@@ -101,6 +107,13 @@ def start(args: argparse.Namespace) -> ServiceHandle:
     if args.opencv_threads > 0:
         # Process-wide by OpenCV's design: a setting of the process this service owns.
         cv2.setNumThreads(args.opencv_threads)
+    metrics = ServiceMetrics("facedetection")
+
+    def load() -> Engine:
+        if args.model_store:  # the cascade from the store, followed and hot-swapped
+            return load_store_engine(args, settings, metrics)
+        return FaceEngine(settings)
+
     return start_detector(
         "facedetection",
         "face",
@@ -108,5 +121,6 @@ def start(args: argparse.Namespace) -> ServiceHandle:
             LegacyFaceServicer(detector), robot_pb2_grpc.add_FaceDetectionServicer_to_server, "FaceDetection"
         ),
         args,
-        lambda: FaceEngine(settings),
+        load,
+        metrics=metrics,
     )

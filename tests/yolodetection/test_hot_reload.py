@@ -9,11 +9,9 @@ while versions are promoted; every answer says which version made it.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 
 from liquidedge.service import ServiceHandle
@@ -21,6 +19,7 @@ from meshtools.samples import SampleFrame
 from meshtools.swap_versions import MODEL, SwapVersions, publish_swap_versions
 from modelstore import ModelStore, open_store
 from support.calls import SERVING, detect, health_status, metric_sum, scrape, service_status
+from support.frames import Frames
 from support.services import start_yolo
 from support.waiting import wait_for
 from yolodetection.model_version import ModelVersion
@@ -69,40 +68,6 @@ def served(
     handle = start_yolo(model_dir, *store_flags(store_root, converted))
     yield handle
     handle.stop(0)
-
-
-class Frames:
-    """Client threads sending frames back to back until stopped; every outcome is kept, per thread."""
-
-    def __init__(self, port: int, jpeg: bytes, threads: int = 2) -> None:
-        self.by_thread: list[list[str]] = [[] for _ in range(threads)]
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, args=(port, jpeg, seen)) for seen in self.by_thread
-        ]
-
-    @property
-    def versions(self) -> list[str]:
-        return [version for seen in self.by_thread for version in seen]
-
-    def _run(self, port: int, jpeg: bytes, seen: list[str]) -> None:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            while not self._stop.is_set():
-                try:
-                    seen.append(detect(channel, jpeg).engines[0].model_version)
-                except grpc.RpcError as error:
-                    self.errors.append(f"{error.code().name}: {error.details()}")
-
-    def __enter__(self) -> Frames:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
 
 
 def refused(handle: ServiceHandle) -> float:
