@@ -36,6 +36,7 @@ IMAGES := \
 	facedetection:docker/Dockerfile:facedetection \
 	yolodetection:docker/Dockerfile:yolodetection \
 	facerecognition:docker/Dockerfile:facerecognition \
+	classification:docker/Dockerfile:classification \
 	robotclient:docker/Dockerfile:robotclient \
 	cameragateway:docker/Dockerfile:cameragateway \
 	yolodetection-cuda:docker/cuda.Dockerfile:yolodetection-cuda

@@ -569,14 +569,51 @@ ENGINE_PROGRAMS = {
     "FACEDETECTION_ADDR": "facedetection",
     "YOLODETECTION_ADDR": "yolodetection",
     "FACERECOGNITION_ADDR": "facerecognition",
+    "CLASSIFIER_ADDR": "classification",
+    "CLASSIFIER_CROPS_ADDR": "classification",
 }
 # Engines an aggregator may leave off ('' turns them off).
-OPTIONAL_ENGINES = {"FACERECOGNITION_ADDR"}
+OPTIONAL_ENGINES = {"FACERECOGNITION_ADDR", "CLASSIFIER_ADDR", "CLASSIFIER_CROPS_ADDR"}
+
+
+def engine_names() -> dict[str, str]:
+    """The aggregator's engine variables and the engine each names, from its own ENGINE_BACKENDS."""
+    from objectdetection.service import ENGINE_BACKENDS
+
+    return {engine.env: engine.name for engine in ENGINE_BACKENDS}
+
+
+def served_engine(objects: list[Obj], container: Obj, program: str) -> str | None:
+    """The engine a container answers as, for a program that serves one of several by a mode (the
+    classifier: CLASSIFIER_MODE, read through the code's own MODES); None for the others."""
+    if program != "classification":
+        return None
+    from classification.service import MODES
+
+    default = programs()[program].env_flags["CLASSIFIER_MODE"].default
+    mode = container_env(objects, container).get("CLASSIFIER_MODE", default)
+    return MODES.get(mode, f"<no engine for mode {mode!r}>")
+
+
+def engine_mismatches(
+    objects: list[Obj], where: str, variable: str, detector: str, pods: list[Obj]
+) -> list[str]:
+    """The containers of `detector` in `pods` that answer as another engine than `variable` names."""
+    wanted = engine_names()[variable]
+    problems = []
+    for workload, container, program in containers(pods):
+        served = served_engine(objects, container, program)
+        if program == detector and served is not None and served != wanted:
+            problems.append(
+                f"{where}: {ref(workload)}/{container['name']} serves engine {served!r}, not {wanted!r}"
+            )
+    return problems
 
 
 def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
-    """FACEDETECTION_ADDR / YOLODETECTION_ADDR / FACERECOGNITION_ADDR point at something that
-    serves that engine (recognition may be off: '')."""
+    """FACEDETECTION_ADDR / YOLODETECTION_ADDR / FACERECOGNITION_ADDR / CLASSIFIER_ADDR /
+    CLASSIFIER_CROPS_ADDR point at something that serves that engine (recognition and the
+    classifier may be off: ''), a classifier in the mode of the engine the variable names."""
     problems = []
     services = by_name(objects, "Service")
     for workload, container, program in containers(objects):
@@ -593,6 +630,7 @@ def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
                 peers = [program_of(c) for c in pod_spec(workload)["containers"]]
                 if int(match.group(2)) != port or detector not in peers:
                     problems.append(f"{where}: no {detector} container on that port in the same pod")
+                problems += engine_mismatches(objects, where, variable, detector, [workload])
             elif match := re.fullmatch(
                 r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target
             ):
@@ -609,8 +647,16 @@ def check_aggregator_reaches_detectors(objects: list[Obj]) -> list[str]:
                 ]
                 if not any(program_of(c) == detector for w in backing for c in pod_spec(w)["containers"]):
                     problems.append(f"{where}: Service does not select {detector} pods")
+                problems += engine_mismatches(objects, where, variable, detector, backing)
             elif match := re.fullmatch(r"([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target):
                 problems += routed_target_problems(objects, where, detector, match.groups())
+                backing = [
+                    w
+                    for w in workloads(objects)
+                    if match.group(1) in services
+                    and selects(services[match.group(1)]["spec"]["selector"], pod_labels(w))
+                ]
+                problems += engine_mismatches(objects, where, variable, detector, backing)
             else:
                 problems.append(
                     f"{where}: neither localhost, dns:///<svc>.<ns>.svc.cluster.local nor a routed <svc>.<ns>.svc.cluster.local"
@@ -732,23 +778,27 @@ def buildable_images() -> frozenset[str]:
     return frozenset(line.split()[0] for line in result.stdout.splitlines() if line.strip())
 
 
-BAKED_MODEL_DIR = "/models"  # where the YOLO images hold YOLOv3-tiny (tests/deploy checks the Dockerfiles)
+# Where the YOLO and classifier images hold YOLOv3-tiny (test_deploy_docker checks the Dockerfile).
+BAKED_MODEL_DIR = "/models"
+# Programs that read Darknet files from LIQUIDEDGE_MODEL_DIR: YOLO its model, the classifier its backbone.
+DARKNET_PROGRAMS = ("yolodetection", "classification")
+# Programs whose model store is always on, shared by all their pods, and whether they write to it.
+STORE_SHARERS = {"facerecognition": True, "classification": False}
 
 
 def check_model_dir(objects: list[Obj]) -> list[str]:
-    """YOLO looks for its model where the image baked it or where a volume is mounted; the
-    recognition service's model store is S3 or a volume it can write (the Gallery service
-    publishes there) that every recognising pod shares (a ReadWriteMany claim)."""
+    """YOLO and the classifier look for their Darknet files where the image baked them or where a
+    volume is mounted; the recognition service's model store is S3 or a volume it can write (the
+    Gallery service publishes there) that every recognising pod shares (a ReadWriteMany claim);
+    the classifier's is S3 or a claim every pod can read (it only reads: read-only is fine)."""
     problems = []
     claims = by_name(objects, "PersistentVolumeClaim")
     for workload, container, program in containers(objects):
-        if program == "facerecognition":
-            problems += recognition_store_problems(
-                workload, container, container_env(objects, container), claims
-            )
-        if program != "yolodetection":
-            continue
         env = container_env(objects, container)
+        if program in STORE_SHARERS:
+            problems += shared_store_problems(workload, container, env, claims, writes=STORE_SHARERS[program])
+        if program not in DARKNET_PROGRAMS:
+            continue
         model_dir = env.get("LIQUIDEDGE_MODEL_DIR", "")
         mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
         volumes = {v["name"] for v in pod_spec(workload).get("volumes", [])}
@@ -759,9 +809,12 @@ def check_model_dir(objects: list[Obj]) -> list[str]:
     return problems
 
 
-def recognition_store_problems(
-    workload: Obj, container: Obj, env: dict[str, str], claims: dict[str, Obj]
+def shared_store_problems(
+    workload: Obj, container: Obj, env: dict[str, str], claims: dict[str, Obj], *, writes: bool = True
 ) -> list[str]:
+    """A model store on a volume that every pod of the program shares; `writes`: the program
+    publishes there (recognition's Gallery), so the mount must be writable and the claim
+    ReadWriteMany; a reader (the classifier) may mount it read-only, ReadOnlyMany will do."""
     where = f"{ref(workload)}/{container['name']}"
     store = env.get("MODELSTORE_URL", "")
     if store.startswith("s3://"):
@@ -773,10 +826,15 @@ def recognition_store_problems(
     mount = mounts[0]
     claim = volumes.get(mount["name"], {}).get("persistentVolumeClaim", {}).get("claimName")
     problems = []
-    if mount.get("readOnly"):
+    modes = set(claims[claim]["spec"].get("accessModes", [])) if claim in claims else set()
+    if writes and mount.get("readOnly"):
         problems.append(f"{where}: the model store at {store} is mounted read-only (Gallery publishes there)")
-    if claim not in claims or "ReadWriteMany" not in claims[claim]["spec"].get("accessModes", []):
+    if writes and "ReadWriteMany" not in modes:
         problems.append(f"{where}: the model store at {store} is not a ReadWriteMany claim every pod shares")
+    if not writes and not modes & {"ReadWriteMany", "ReadOnlyMany"}:
+        problems.append(
+            f"{where}: the model store at {store} is not a claim every pod can mount (ReadWriteMany or ReadOnlyMany)"
+        )
     return problems
 
 
@@ -949,7 +1007,9 @@ def check_istio_timeouts(objects: list[Obj]) -> list[str]:
 
 
 # Programs the aggregator calls that nobody else may (the recognition service's Gallery aside).
-DETECTOR_PROGRAMS = ("facedetection", "yolodetection", "facerecognition")
+DETECTOR_PROGRAMS = ("facedetection", "yolodetection", "facerecognition", "classification")
+# Of those, the ones not even the ingress gateway may call (only the aggregator sends them work).
+AGGREGATOR_ONLY_PROGRAMS = ("classification",)
 GALLERY_PATHS = "/liquidedge.v1.Gallery/"
 OPERATOR_PRINCIPAL = "cluster.local/ns/liquidedge/sa/liquidedge-operator"
 
@@ -969,11 +1029,13 @@ def gallery_only(rule: Obj) -> bool:
 
 def check_authorization(objects: list[Obj]) -> list[str]:
     """Detector (and recognition) ports are reachable only from the aggregator's and the
-    gateway's identities; the recognition service's Gallery only from the operators'."""
+    gateway's identities, the classifier's from the aggregator's alone; the recognition
+    service's Gallery only from the operators'."""
     problems = []
     accounts = by_name(objects, "ServiceAccount")
     policies = of_kind(objects, "AuthorizationPolicy")
     detector_ports = {str(programs()[d].grpc_port) for d in DETECTOR_PROGRAMS}
+    aggregator_only_ports = {str(programs()[d].grpc_port) for d in AGGREGATOR_ONLY_PROGRAMS}
     aggregator_accounts = {
         f"cluster.local/ns/{w['metadata'].get('namespace')}/sa/{pod_spec(w).get('serviceAccountName')}"
         for w, _c, program in containers(objects)
@@ -1000,9 +1062,13 @@ def check_authorization(objects: list[Obj]) -> list[str]:
                         problems.append(
                             f"{ref(policy)}: port {port} is not a container port of {ref(workload)}"
                         )
+                reached = ports or {str(port) for port in all_container_ports(workload)}
+                gateway_allowed = not reached & aggregator_only_ports
                 if (not ports or ports & detector_ports) and not gallery_only(rule):
                     for principal in sorted(principals) or ["<any caller>"]:
-                        if principal not in aggregator_accounts and not GATEWAY_PRINCIPAL.match(principal):
+                        if principal not in aggregator_accounts and not (
+                            gateway_allowed and GATEWAY_PRINCIPAL.match(principal)
+                        ):
                             problems.append(
                                 f"{ref(policy)}: lets {principal} reach a detector on {ref(workload)}"
                             )

@@ -483,6 +483,48 @@ BROKEN: list[tuple[str, str, Callable[[list[Obj]], None], str, str]] = [
         "model dir",
         "not a ReadWriteMany claim",
     ),
+    # The classifier: the aggregator's refining engine classifier-crops, in the scaled overlays.
+    (
+        "scaled-cpu",
+        "the classifier left in its whole-frame mode while the aggregator sends it crops",
+        lambda o: config(o, "classification").update(CLASSIFIER_MODE="frames"),
+        "aggregator reaches detectors",
+        "serves engine 'classifier', not 'classifier-crops'",
+    ),
+    (
+        "scaled",
+        "the aggregator's crops pointed at the recognition Service",
+        lambda o: config(o, "objectdetection").update(
+            CLASSIFIER_CROPS_ADDR="dns:///facerecognition.liquidedge.svc.cluster.local:50059"
+        ),
+        "aggregator reaches detectors",
+        "Service does not select classification pods",
+    ),
+    (
+        "scaled",
+        "the ingress gateway let in to the classifier (only the aggregator may call it)",
+        lambda o: first(o, "AuthorizationPolicy", "classification")["spec"]["rules"][0]["from"][0]["source"][
+            "principals"
+        ].append("cluster.local/ns/istio-system/sa/istio-ingressgateway"),
+        "authorization",
+        "lets cluster.local/ns/istio-system/sa/istio-ingressgateway reach a detector",
+    ),
+    (
+        "scaled-cpu",
+        "the classifier's backbone looked for where the image has none",
+        lambda o: config(o, "classification").update(LIQUIDEDGE_MODEL_DIR="/models-volume"),
+        "model dir",
+        "LIQUIDEDGE_MODEL_DIR='/models-volume' is neither",
+    ),
+    (
+        "scaled-cpu-canary",
+        "the classifier's store on a claim only one node can mount",
+        lambda o: first(o, "PersistentVolumeClaim", "liquidedge-modelstore")["spec"].update(
+            accessModes=["ReadWriteOnce"]
+        ),
+        "model dir",
+        "Deployment/classification/classification: the model store at /var/lib/liquidedge/modelstore is not a claim every pod can mount",
+    ),
 ]
 
 
@@ -540,6 +582,14 @@ SOURCE_BREAKS = [
         "env known to code",
         "FACE_INSTANCE is not an environment variable",
         id="ConfigMap variable typo",
+    ),
+    pytest.param(
+        "overlays/scaled-cpu/classification.yaml",
+        "            - name: grpc\n              containerPort: 50059\n",
+        "            - name: grpc\n              containerPort: 5059\n",
+        "ports match code",
+        "Deployment/classification/classification: listens on 50059",
+        id="classifier container port typo",
     ),
 ]
 

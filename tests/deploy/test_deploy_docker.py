@@ -151,6 +151,39 @@ def test_yolo_images_bake_the_default_model_where_the_manifests_look() -> None:
                 assert deploy.container_env(objects, container)["LIQUIDEDGE_MODEL_DIR"] == "/models"
 
 
+def test_classifier_image_bakes_the_backbone_the_manifests_name() -> None:
+    """The classifier's heads only work on the backbone they were trained on: the image holds the
+    Darknet files of the backbone its manifests name, fetched by the project's checksum-pinned
+    tool (the same files `make models` gives the trainer), where LIQUIDEDGE_MODEL_DIR looks."""
+    from yolodetection.model_fetch import TINY_SHA256
+
+    image, dockerfile, target = next(spec for spec in IMAGES if program(spec[2]) == "classification")
+    parsed = dockerfiles.parse(dockerfile)
+    copies = [value for name, value in parsed.stages[target].instructions if name == "COPY"]
+    baked = next(value for value in copies if value.startswith("--from=") and value.endswith(" /models/"))
+    stage = baked.split()[0].removeprefix("--from=")
+    runs = [value for name, value in parsed.stages[stage].instructions if name == "RUN"]
+    assert any("-m yolodetection.model_fetch --dest /models" in run for run in runs)
+    assert parsed.env(target)["LIQUIDEDGE_MODEL_DIR"] == deploy.BAKED_MODEL_DIR
+    default = deploy.programs()["classification"].env_flags["CLASSIFIER_BACKBONE"].default
+    seen = 0
+    for overlay in deploy.OVERLAYS:
+        objects = deploy.render(overlay)
+        for _w, container, name in deploy.containers(objects):
+            if name != "classification":
+                continue
+            seen += 1
+            env = deploy.container_env(objects, container)
+            assert env["LIQUIDEDGE_MODEL_DIR"] == deploy.BAKED_MODEL_DIR
+            backbone = env.get("CLASSIFIER_BACKBONE", default)
+            for suffix in (".cfg", ".weights"):
+                assert f"{backbone}{suffix}" in TINY_SHA256, f"model_fetch does not fetch {backbone}{suffix}"
+                assert f"/models/{backbone}{suffix}" in baked.split()[1:-1], (
+                    f"{image} lacks {backbone}{suffix}"
+                )
+    assert seen, "no overlay runs the classifier"
+
+
 def test_build_context_sends_what_the_dockerfiles_copy() -> None:
     for ignore in sorted(DOCKER.glob("*.dockerignore")):
         rules = [line for line in ignore.read_text().splitlines() if line and not line.startswith("#")]

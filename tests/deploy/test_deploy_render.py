@@ -20,12 +20,12 @@ pytestmark = pytest.mark.usefixtures("deploy_tools")
 EXPECTED_KINDS = {
     "edge-local": {
         "Namespace": 1,
-        "ServiceAccount": 6,  # one per program, and the operators' (for the recognition Gallery)
-        "ConfigMap": 7,  # common + one per program + the CUDA YOLO settings
+        "ServiceAccount": 7,  # one per program (the classifier's unused here), and the operators'
+        "ConfigMap": 8,  # common + one per program + the CUDA YOLO settings
         "Secret": 2,  # the camera gateway's tokens, the recognition operators' tokens
         "PersistentVolumeClaim": 1,  # the model store the recognising pods share (face gallery)
         "Service": 2,  # the aggregator and the camera gateway; the detectors are on localhost
-        "Deployment": 1,  # the camera gateway
+        "Deployment": 1,  # the camera gateway (no classifier at the edge: kustomization.yaml says why)
         "DaemonSet": 2,  # CPU nodes and GPU nodes
         "PodDisruptionBudget": 1,
         "Gateway": 2,  # robots (gRPC), cameras (HTTP)
@@ -36,51 +36,51 @@ EXPECTED_KINDS = {
     },
     "scaled": {
         "Namespace": 1,
-        "ServiceAccount": 6,
-        "ConfigMap": 7,
+        "ServiceAccount": 7,
+        "ConfigMap": 8,
         "Secret": 2,
         "PersistentVolumeClaim": 1,
-        "Service": 5,  # the aggregator, the camera gateway, the headless detector and recognition Services
-        "Deployment": 5,
-        "HorizontalPodAutoscaler": 3,  # the detectors and recognition
-        "PodDisruptionBudget": 4,
+        "Service": 6,  # the aggregator, the camera gateway, the headless detector, recognition and classifier Services
+        "Deployment": 6,
+        "HorizontalPodAutoscaler": 4,  # the detectors, recognition and the classifier
+        "PodDisruptionBudget": 5,
         "Gateway": 2,
         "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 3,  # one per detector, one for recognition
+        "AuthorizationPolicy": 4,  # one per detector, one for recognition, one for the classifier
     },
     "scaled-cpu": {
         "Namespace": 1,
-        "ServiceAccount": 6,
-        "ConfigMap": 6,
+        "ServiceAccount": 7,
+        "ConfigMap": 7,
         "Secret": 2,
         "PersistentVolumeClaim": 1,
-        "Service": 5,
-        "Deployment": 5,
-        "HorizontalPodAutoscaler": 3,
-        "PodDisruptionBudget": 4,
+        "Service": 6,
+        "Deployment": 6,
+        "HorizontalPodAutoscaler": 4,
+        "PodDisruptionBudget": 5,
         "Gateway": 2,
         "VirtualService": 2,
         "DestinationRule": 1,
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 3,
+        "AuthorizationPolicy": 4,
     },
     "scaled-cpu-canary": {  # scaled-cpu plus the model store and the canary
         "Namespace": 1,
-        "ServiceAccount": 6,
-        "ConfigMap": 6,
+        "ServiceAccount": 7,
+        "ConfigMap": 7,
         "Secret": 3,  # + the model store's credentials
         "PersistentVolumeClaim": 1,
-        "Service": 6,  # + yolodetection-split, the one the weights route
-        "Deployment": 6,  # + yolodetection-canary
-        "HorizontalPodAutoscaler": 3,
-        "PodDisruptionBudget": 4,
+        "Service": 7,  # + yolodetection-split, the one the weights route
+        "Deployment": 7,  # + yolodetection-canary
+        "HorizontalPodAutoscaler": 4,
+        "PodDisruptionBudget": 5,
         "Gateway": 2,
         "VirtualService": 3,  # + the weights
         "DestinationRule": 2,  # + the subsets
         "PeerAuthentication": 1,
-        "AuthorizationPolicy": 4,  # + the canary pods' callers
+        "AuthorizationPolicy": 5,  # + the canary pods' callers
     },
 }
 
