@@ -24,3 +24,14 @@ yolo-default: install models
 	$(PY) -m modelstore --store $(MODELSTORE_URL) publish yolov3-tiny $(MODEL_DIR) --engine yolo --format darknet \
 		--include 'yolov3-tiny.*' --include coco.names --promote production --if-channel-empty
 run: yolo-default
+
+# OpenCV's frontal-face Haar cascade as the store's first `face-cascade` version, so `make run`
+# serves the face detector's model from the store too; only while the channel is empty.
+.PHONY: face-default
+face-default: install
+	@mkdir -p build/face-cascade
+	cp "$$($(PY) -c 'import cv2, os; print(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))')" \
+		build/face-cascade/cascade.xml
+	$(PY) -m modelstore --store $(MODELSTORE_URL) publish face-cascade build/face-cascade --engine face \
+		--format haar-cascade --promote production --if-channel-empty
+run: face-default

@@ -123,10 +123,11 @@ DEMO_ARGS = ("--view-port", "-1", "--frames", "10", "--fps", "0")
 
 
 def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str, tmp_path: Path) -> None:
-    """What `make run` starts: every service, YOLO and the gallery from the store, the cameras."""
+    """What `make run` starts: every service, YOLO, the face cascade and the gallery from the store, the cameras."""
     store = tmp_path / "store"  # its own: the module's store is changed by `make enroll`
     make("gallery-default", store, model_dir)
     make("yolo-default", store, model_dir)
+    make("face-default", store, model_dir)
     for _ in range(20):  # the demo uses base, base+2, base+4 and base+6
         base = free_port()
         if base < 65000 and all(bindable(base + k) for k in (2, 4, 6)):
@@ -161,6 +162,7 @@ def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str, tmp_path
     assert any(" biden " in line and "(biden 0." in line for line in lines)
     # YOLO answered from the store's version, and the camera side came up (its /readyz answered).
     assert any(" camera " in line and "person 0." in line for line in lines)
-    assert f"the face gallery and YOLO are served from the model store {store}" in result.stdout
+    models = f"the face gallery, YOLO and the face cascade are served from the model store {store}"
+    assert models in result.stdout
     assert f"Dashboard:        http://127.0.0.1:{gateway}/" in result.stdout
     assert "same work in-process" in result.stdout

@@ -76,6 +76,13 @@ def build_parser() -> EnvDefaultsParser:
         help="serve YOLO from the store's yolov3-tiny channel (`make yolo-default` publishes it), hot-reloaded",
     )
     parser.env_flag(
+        "--face-from-store",
+        "DEMO_FACE_FROM_STORE",
+        default=True,
+        type=parse_bool,
+        help="serve the face cascade from the store's face-cascade channel (`make face-default` publishes it)",
+    )
+    parser.env_flag(
         "--gateway-port",
         "DEMO_GATEWAY_PORT",
         default=8080,
@@ -165,16 +172,24 @@ def drive(client: LockstepClient, frames: list[SampleFrame], count: int, fps: fl
     return rtts_s
 
 
-def where_models_come_from(store: str, yolo_from_store: bool) -> str:
+def where_models_come_from(store: str, yolo_from_store: bool, face_from_store: bool = False) -> str:
     """How a newcomer changes a model while this runs (the services pick it up, no restart)."""
+    served = ["the face gallery"] + ["YOLO"] * yolo_from_store + ["the face cascade"] * face_from_store
+    listed = served[0] if len(served) == 1 else ", ".join(served[:-1]) + " and " + served[-1]
     lines = [
-        f"models: the face gallery{' and YOLO' if yolo_from_store else ''} are served from the model store {store}",
+        f"models: {listed} are served from the model store {store}",
         "  enrol someone while it runs:   make enroll FACES=path/to/photos   (NAME.jpg or NAME/*.jpg)",
     ]
     if yolo_from_store:
         lines.append(
             "  a new YOLO version:            .venv/bin/modelstore --store "
             f"{store} publish yolov3-tiny DIR --engine yolo --format darknet --promote production"
+        )
+    if face_from_store:
+        lines.append(
+            "  another face cascade:          .venv/bin/modelstore --store "
+            f"{store} publish face-cascade DIR --engine face --format haar-cascade --promote production"
+            "   (DIR/cascade.xml)"
         )
     lines.append("  the whole retrain loop:        make retrain-demo")
     return "\n".join(lines)
@@ -198,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         model_store=store,
         model_cache_dir=args.model_cache_dir,
         yolo_from_store=bool(store) and args.yolo_from_store,
+        face_from_store=bool(store) and args.face_from_store,
     )
     rtts_s: list[float] = []
     interrupted = False
@@ -207,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.view_port >= 0:
             print(f"live view: http://127.0.0.1:{args.view_port}/", flush=True)
         if store:
-            print(where_models_come_from(store, args.yolo_from_store), flush=True)
+            print(where_models_come_from(store, args.yolo_from_store, args.face_from_store), flush=True)
         if args.gateway_port >= 0:
             side = CameraSide(mesh.address, port=args.gateway_port, photo_dir=photo_dir(args.model_dir))
             print("\n".join(["cameras:", *start_camera_side(stack, side)]), flush=True)

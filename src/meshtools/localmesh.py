@@ -144,7 +144,8 @@ class LocalMesh:
     """Face, YOLO and aggregator processes on loopback (and recognition, given `model_store`).
 
     `model_store`: the model store (a directory or s3://...) whose `face-gallery` channel the
-    recognition service serves (and YOLO's channel, with `yolo_from_store`); None leaves
+    recognition service serves (and YOLO's and the face cascade's channels, with `yolo_from_store`
+    and `face_from_store`); None leaves
     recognition out. Use as a context manager.
     """
 
@@ -161,6 +162,8 @@ class LocalMesh:
     recognition_port: int = 0
     # Serve YOLO from the store's `yolov3-tiny` channel too (hot reload), not from `model_dir`.
     yolo_from_store: bool = False
+    # Serve the face cascade from the store's `face-cascade` channel (hot reload), not OpenCV's file.
+    face_from_store: bool = False
 
     def __post_init__(self) -> None:
         face_port = self.face_port or free_port()
@@ -174,6 +177,11 @@ class LocalMesh:
             if self.model_store is None:
                 raise ValueError("yolo_from_store needs a model_store")
             yolo = ["--model-store", self.model_store, "--model-cache-dir", self.model_cache_dir]
+        face: list[str] = []
+        if self.face_from_store:
+            if self.model_store is None:
+                raise ValueError("face_from_store needs a model_store")
+            face = ["--model-store", self.model_store, "--model-cache-dir", self.model_cache_dir]
         if self.model_store is not None:
             port = self.recognition_port or free_port()
             store = ["--model-store", self.model_store, "--model-cache-dir", self.model_cache_dir]
@@ -187,7 +195,7 @@ class LocalMesh:
             recognition = ["--recognition-addr", f"127.0.0.1:{port}"]
         self.services = {
             **self.services,
-            "face": ServiceProcess("facedetection", "facedetection", face_port, [*common], env),
+            "face": ServiceProcess("facedetection", "facedetection", face_port, [*common, *face], env),
             "yolo": ServiceProcess(
                 "yolodetection",
                 "yolodetection",

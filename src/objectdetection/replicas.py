@@ -75,6 +75,9 @@ class Replica:
     failures: int = 0
     ejections: int = 0
     ejected_until: float = 0.0
+    # Whether it ever said SERVING or answered a frame: one still starting (its model loading as
+    # the aggregator comes up) is kept out like any other, but that is not news worth a warning.
+    has_served: bool = False
 
     def __post_init__(self) -> None:
         self.detector = detection_pb2_grpc.DetectorStub(self.channel)
@@ -233,8 +236,9 @@ class ReplicaPool:
         duration = min(self.policy.max_ejection_s, self.policy.base_ejection_s * 2 ** (replica.ejections - 1))
         replica.ejected_until = now + duration
         replica.failures = 0
-        log.warning(
-            "replica ejected",
+        log.log(
+            logging.WARNING if replica.has_served else logging.INFO,
+            "replica ejected" if replica.has_served else "replica not serving yet, kept out",
             extra={"engine": self.engine, "replica": replica.address, "reason": reason, "seconds": duration},
         )
         if self.on_eject is not None:
@@ -244,6 +248,7 @@ class ReplicaPool:
         now = self.clock()
         if code == grpc.StatusCode.OK:
             replica.failures = 0
+            replica.has_served = True
             return
         if code not in FAILURES or replica.ejected(now):
             return
@@ -264,6 +269,7 @@ class ReplicaPool:
         answers = await asyncio.gather(*(replica.serving(timeout_s) for replica in replicas))
         now = self.clock()
         for replica, serving in zip(replicas, answers, strict=True):
+            replica.has_served = replica.has_served or serving
             if not serving:
                 if not replica.ejected(now):
                     self._eject(replica, now, "health probe failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 
 import grpc
@@ -79,6 +80,30 @@ def test_consecutive_failures_eject_then_time_brings_it_back_and_ejections_doubl
     assert bad.address not in p.in_service()  # second ejection lasts 4 s
     clock.now += 2.0
     assert bad.address in p.in_service()
+
+
+def test_a_replica_still_starting_is_kept_out_quietly_one_that_served_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`make run` starts every process at once: the aggregator's first probes find detectors still
+    loading. Kept out all the same, but a warning is for a replica that served and stopped."""
+    p = pool(
+        ["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"],
+        FakeClock(),
+        consecutive_failures=1,
+        max_ejected_fraction=1.0,
+    )
+    starting, served, _ = p.replicas
+    p.record(served, grpc.StatusCode.OK)
+    with caplog.at_level(logging.INFO, logger="objectdetection.replicas"):
+        p.record(starting, UNAVAILABLE)
+        p.record(served, UNAVAILABLE)
+    assert p.in_service() == ["10.0.0.3:1"]
+    ejections = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "objectdetection.replicas"]
+    assert ejections == [
+        (logging.INFO, "replica not serving yet, kept out"),
+        (logging.WARNING, "replica ejected"),
+    ]
 
 
 def test_shedding_and_bad_frames_do_not_count_against_a_replica() -> None:
