@@ -215,8 +215,12 @@ class FanOut:
         outcome.latency_ms = (time.perf_counter() - started) * 1000.0
         self.metrics.observe_engine(outcome.engine, outcome.code.name, outcome.latency_ms / 1000.0)
         if not outcome.ok:
-            log.warning(
-                "engine call failed",
+            # A client that hangs up (a robot reconnecting, a camera removed, Ctrl-C) cancels its
+            # frame's engine calls: counted by code as every outcome is, but no engine failed.
+            cancelled = outcome.code == grpc.StatusCode.CANCELLED
+            log.log(
+                logging.INFO if cancelled else logging.WARNING,
+                "engine call cancelled by the client" if cancelled else "engine call failed",
                 extra={"engine": outcome.engine, "code": outcome.code.name, "error": outcome.error},
             )
         return outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
@@ -78,10 +79,11 @@ def test_main_says_why_it_could_not_start_and_exits_1() -> None:
 
 
 def test_a_client_that_hangs_up_cancels_the_engine_calls(
-    held: tuple[HeldDetector, int], astronaut_jpeg: bytes
+    held: tuple[HeldDetector, int], astronaut_jpeg: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     detector, port = held
     aggregator = start_aggregator(f"127.0.0.1:{port}", "")
+    caplog.set_level(logging.INFO, logger="objectdetection.fanout")
     try:
         with grpc.insecure_channel(f"127.0.0.1:{aggregator.port}") as channel:
             call = detection_pb2_grpc.DetectorStub(channel).Detect.future(request(astronaut_jpeg), timeout=30)
@@ -93,6 +95,9 @@ def test_a_client_that_hangs_up_cancels_the_engine_calls(
         wait_metric(
             aggregator.metrics_port, "liquidedge_requests_total", 1, method="Detect", code="CANCELLED"
         )
+        # Counted, and said once at INFO: a client hanging up is not an engine failing.
+        said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "objectdetection.fanout"]
+        assert said == [(logging.INFO, "engine call cancelled by the client")]
     finally:
         aggregator.stop(0)
 
