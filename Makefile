@@ -30,7 +30,7 @@ models: $(STAMP)
 	$(PY) -m yolodetection.model_fetch --dest $(MODEL_DIR)
 
 run: install models
-	$(PY) -m meshtools.demo --model-dir $(MODEL_DIR) $(ARGS)
+	$(PY) -m meshtools.demo --model-dir $(MODEL_DIR) $(if $(KAFKA),--kafka true) $(ARGS)
 
 test: install models $(TEST_DEPS)
 	LIQUIDEDGE_MODEL_DIR=$(abspath $(MODEL_DIR)) $(PY) -m pytest $(PYTEST_ARGS)

@@ -26,8 +26,11 @@ browser-tools:
 
 TEST_DEPS += $(TANSU) browser-tools
 
+# `make run KAFKA=1`: the same broker beside the whole mesh.
+run: $(if $(KAFKA),$(TANSU))
+
 cameras-demo: install models $(TANSU)
-	$(PY) -m meshtools.cameras_demo --model-dir $(MODEL_DIR) $(if $(KAFKA),--kafka) $(CAMERAS_DEMO_ARGS)
+	$(PY) -m meshtools.cameras_demo --model-dir $(MODEL_DIR) $(if $(KAFKA),--kafka true) $(CAMERAS_DEMO_ARGS)
 
 cameras-bench: install models
 	$(PY) -m meshtools.camera_bench --model-dir $(MODEL_DIR) $(CAMERAS_BENCH_ARGS)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from facerecognition.model_files import photo_dir
 from meshtools.localmesh import LocalMesh
 from meshtools.samples import photo_frames
 from support.calls import detect, wait_metric
+from support.kafka_topics import TopicReader
 from support.ports import bindable, free_port
 from support.waiting import wait_for
 
@@ -166,3 +168,59 @@ def test_make_run_demo_drives_the_mesh_with_real_frames(model_dir: str, tmp_path
     assert models in result.stdout
     assert f"Dashboard:        http://127.0.0.1:{gateway}/" in result.stdout
     assert "same work in-process" in result.stdout
+
+
+def demo_ports() -> int:
+    """A base port whose +2, +4 and +6 are free too (the demo's fixed layout)."""
+    for _ in range(20):
+        base = free_port()
+        if base < 65000 and all(bindable(base + k) for k in (2, 4, 6)):
+            return base
+    raise RuntimeError("no free block of demo ports")
+
+
+class Printed:
+    """A running program's stdout lines, gathered by a thread as they come."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        self._thread = threading.Thread(target=lambda: self.lines.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+        self._thread.start()
+
+    def first(self, words: str) -> str | None:
+        return next((line for line in list(self.lines) if words in line), None)
+
+
+def test_make_run_kafka_publishes_the_cameras_answers(model_dir: str, tmp_path: Path) -> None:
+    """`make run KAFKA=1`: a local broker beside the mesh, every camera answer an event on it."""
+    kafka_port, gateway = free_port(), free_port()
+    command = [
+        *(sys.executable, "-m", "meshtools.demo", "--model-dir", str(Path(model_dir).resolve())),
+        *("--port", str(demo_ports()), "--model-store", "", "--view-port", "-1", "--fps", "1"),
+        *("--gateway-port", str(gateway), "--kafka", "true", "--kafka-port", str(kafka_port)),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "demo.log"  # its services' logs, read back when something fails
+    with log.open("w") as stderr:
+        demo = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    printed = Printed(demo)
+    try:
+        kafka_line = wait_for(lambda: printed.first("Kafka:"), 120, "the demo's Kafka line")
+        assert f"127.0.0.1:{kafka_port}, events on topic liquidedge.events" in kafka_line
+        reader = TopicReader(f"127.0.0.1:{kafka_port}", "liquidedge.events")
+        try:
+            wait_for(
+                lambda: sorted(set(key for key, _ in reader.read(0.5))),
+                60,
+                "events from both emulated cameras",
+                until=lambda keys: {"lobby", "yard"} <= set(keys),
+            )
+            lobby = reader.by_key()["lobby"]
+            assert all(event["source"] == "lobby" for event in lobby)
+            assert any(d["label"] == "face" for event in lobby for d in event["detections"])  # the astronaut
+        finally:
+            reader.close()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0, log.read_text()[-3000:]

@@ -89,6 +89,14 @@ def build_parser() -> EnvDefaultsParser:
         type=int,
         help="the camera gateway's dashboard, with two emulated cameras; -1: no cameras",
     )
+    parser.env_flag(
+        "--kafka",
+        "DEMO_KAFKA",
+        default=False,
+        type=parse_bool,
+        help="also run a local Kafka-protocol broker (`make kafka-broker`) the gateway publishes every answer to",
+    )
+    parser.env_flag("--kafka-port", "DEMO_KAFKA_PORT", default=9092, type=int, help="the local broker's port")
     return parser
 
 
@@ -225,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         if store:
             print(where_models_come_from(store, args.yolo_from_store, args.face_from_store), flush=True)
         if args.gateway_port >= 0:
-            side = CameraSide(mesh.address, port=args.gateway_port, photo_dir=photo_dir(args.model_dir))
+            side = CameraSide(
+                mesh.address,
+                port=args.gateway_port,
+                photo_dir=photo_dir(args.model_dir),
+                kafka_port=args.kafka_port if args.kafka else 0,
+            )
             print("\n".join(["cameras:", *start_camera_side(stack, side)]), flush=True)
         options = FrameOptions(source_id="demo", deadline_ms=args.deadline_ms)
         with LockstepClient.to(mesh.address, options=options) as client:
