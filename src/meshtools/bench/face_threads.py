@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import resource
 import sys
 import threading
 import time
@@ -37,11 +36,6 @@ class Pass:
     p50_ms: float
 
 
-def process_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure(
     engine: FaceEngine, jpegs: Sequence[bytes], callers: int, seconds: float
 ) -> tuple[int, float, float, float]:
@@ -60,13 +54,13 @@ def measure(
             with done:
                 times.append(time.perf_counter() - started)
 
-    cpu, wall = process_cpu_s(), time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     threads = [threading.Thread(target=work, args=(i,)) for i in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return len(times), time.perf_counter() - wall, process_cpu_s() - cpu, percentile_ms(times, 50) or 0.0
+    return len(times), time.perf_counter() - wall, time.process_time() - cpu, percentile_ms(times, 50) or 0.0
 
 
 def run(thread_counts: Sequence[int], callers: Sequence[int], seconds: float) -> list[Pass]:
