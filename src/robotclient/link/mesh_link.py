@@ -15,6 +15,7 @@ from collections.abc import Callable
 import grpc
 
 from liquidedge.client_channel import STREAMING_CLIENT_OPTIONS
+from liquidedge.lockstep import Backoff
 from liquidedge.mailbox import Mailbox
 from robotclient.clock import Clock, MonotonicClock
 from robotclient.link.ledger import LinkLedger
@@ -98,8 +99,7 @@ class MeshLink:
             on_answer(answer)
 
     def _run(self) -> None:
-        s = self.settings
-        backoff = s.backoff_initial_s
+        backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
         while not self._stop.is_set():
             try:
                 self._session(self._wire)
@@ -111,10 +111,9 @@ class MeshLink:
                 if self._stop.is_set():
                     break
                 if self.ledger.failed(error.frame_number, error.code, error.details):
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2.0, s.backoff_max_s)
+                    self._stop.wait(backoff.next_s())
                     continue
-            backoff = s.backoff_initial_s
+            backoff.reset()
 
 
 def open_channel(settings: LinkSettings) -> grpc.Channel:
