@@ -62,10 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = face_parser()
     parser.prog = "meshtools.bench.face_with_recognition"
     parser.env_flag("--model-dir", "LIQUIDEDGE_MODEL_DIR", default="models", help="dlib's models")
-    parser.env_flag(
-        "--model-store", "MODELSTORE_URL", default="var/modelstore", help="store with the gallery"
-    )
-    parser.env_flag("--model-cache-dir", "MODELSTORE_CACHE_DIR", default="var/modelcache", help="its cache")
+    # The face parser's --model-store and --model-cache-dir (its store flags) name the gallery's
+    # store here: declared again, they would stop the parser with a conflict.
+    parser.set_defaults(model_store=parser.get_default("model_store") or "var/modelstore")
     parser.env_flag("--embed-workers", "RECOGNITION_WORKERS", default=1, type=int, help="embedding processes")
     return parser
 
