@@ -174,10 +174,6 @@ def _ready() -> bool:
     return _worker_enroller is not None
 
 
-def _ready() -> bool:
-    return _worker_enroller is not None
-
-
 def _enrol_in_worker(photo: Photo) -> EnrolledFace:
     if _worker_enroller is None:
         raise RuntimeError("enrolment worker was not initialised")
