@@ -216,11 +216,6 @@ class ProcessEnroller:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def forget(gallery: Gallery, name: str) -> Gallery:
-    """A new version without `name` (KeyError if not enrolled)."""
-    return gallery.without(name)
-
-
 def read_folder(folder: Path) -> dict[str, list[Photo]]:
     """`NAME.jpg` and `NAME/*.jpg` (also .jpeg, .png) -> {NAME: photos}; names are checked."""
     if not folder.is_dir():
