@@ -37,7 +37,6 @@ class ClassificationEngine:
         version: str = "",
         crop_labels: Collection[str] = (),
         min_crop_side: int = 16,
-        crop_padding: float = 0.0,
     ) -> None:
         if model.backbone != features.spec:
             raise BackboneMismatch(
@@ -49,7 +48,6 @@ class ClassificationEngine:
         self.version = version
         self.crop_labels = frozenset(crop_labels)
         self.min_crop_side = min_crop_side
-        self.crop_padding = crop_padding
 
     @classmethod
     def from_files(
@@ -105,9 +103,8 @@ class ClassificationEngine:
     def _crop(self, image_bgr: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         height, width = image_bgr.shape[:2]
         x1, y1, x2, y2 = box
-        pad_x, pad_y = (x2 - x1) * self.crop_padding, (y2 - y1) * self.crop_padding
-        left, top = int(max(0, np.floor(x1 - pad_x))), int(max(0, np.floor(y1 - pad_y)))
-        right, bottom = int(min(width, np.ceil(x2 + pad_x))), int(min(height, np.ceil(y2 + pad_y)))
+        left, top = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
+        right, bottom = int(min(width, np.ceil(x2))), int(min(height, np.ceil(y2)))
         if min(right - left, bottom - top) < self.min_crop_side:
             return None
         return image_bgr[top:bottom, left:right]

@@ -37,15 +37,23 @@ def declared_length(headers: dict[str, str] | object, limit: int) -> int | None:
 def copy_body(stream: BinaryIO, out: BinaryIO, length: int | None, limit: int) -> int:
     """Copy the body (exactly `length` bytes, or chunked when None) to `out`; bytes copied."""
     if length is not None:
-        left = length
-        while left:
-            chunk = stream.read(min(_CHUNK, left))
-            if not chunk:
-                raise BadRequest(f"the upload ended after {length - left} of {length} bytes")
-            out.write(chunk)
-            left -= len(chunk)
+        copied = _copy(stream, out, length)
+        if copied < length:
+            raise BadRequest(f"the upload ended after {copied} of {length} bytes")
         return length
     return _copy_chunked(stream, out, limit)
+
+
+def _copy(stream: BinaryIO, out: BinaryIO, count: int) -> int:
+    """Copy `count` bytes, or fewer if the stream ends first; bytes copied."""
+    left = count
+    while left:
+        chunk = stream.read(min(_CHUNK, left))
+        if not chunk:
+            break
+        out.write(chunk)
+        left -= len(chunk)
+    return count - left
 
 
 def _copy_chunked(stream: BinaryIO, out: BinaryIO, limit: int) -> int:
@@ -65,12 +73,7 @@ def _copy_chunked(stream: BinaryIO, out: BinaryIO, limit: int) -> int:
         total += size
         if total > limit:
             raise TooLarge(f"the upload passed the limit of {limit} bytes")
-        left = size
-        while left:
-            chunk = stream.read(min(_CHUNK, left))
-            if not chunk:
-                raise BadRequest("the upload ended inside a chunk")
-            out.write(chunk)
-            left -= len(chunk)
+        if _copy(stream, out, size) < size:
+            raise BadRequest("the upload ended inside a chunk")
         if stream.read(2) != b"\r\n":
             raise BadRequest("malformed chunked encoding (no CRLF after a chunk)")

@@ -136,10 +136,10 @@ def _blank_chip() -> np.ndarray:
 class LocalEmbedder:
     """The network in this process: simple, but each embedding holds the GIL (see module doc)."""
 
-    def __init__(self, resnet_path: Path, instances: int = 1) -> None:
+    def __init__(self, resnet_path: Path) -> None:
         self.device = device()
-        self.lanes = 1  # the GIL: more instances never run at once
-        self._pool = InstancePool(lambda: FaceNet(resnet_path), instances)
+        self.lanes = 1  # the GIL: more instances would never run at once
+        self._pool = InstancePool(lambda: FaceNet(resnet_path), 1)
         with self._pool.borrow() as net:
             start = time.monotonic()
             net.embed(_blank_chip())  # first call allocates dlib's buffers

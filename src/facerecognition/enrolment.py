@@ -174,10 +174,6 @@ def _ready() -> bool:
     return _worker_enroller is not None
 
 
-def _ready() -> bool:
-    return _worker_enroller is not None
-
-
 def _enrol_in_worker(photo: Photo) -> EnrolledFace:
     if _worker_enroller is None:
         raise RuntimeError("enrolment worker was not initialised")
@@ -218,11 +214,6 @@ class ProcessEnroller:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def forget(gallery: Gallery, name: str) -> Gallery:
-    """A new version without `name` (KeyError if not enrolled)."""
-    return gallery.without(name)
 
 
 def read_folder(folder: Path) -> dict[str, list[Photo]]:

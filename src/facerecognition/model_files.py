@@ -17,7 +17,6 @@ from liquidedge.photos import PHOTO_DIR
 
 PREDICTOR_NAME = "shape_predictor_5_face_landmarks.dat"
 RESNET_NAME = "dlib_face_recognition_resnet_model_v1.dat"
-# Real photos fetched beside the models (`make recognition-models`), relative to the model dir.
 EMBEDDING_SIZE = 128
 
 
@@ -50,4 +49,5 @@ class RecognitionModelFiles:
 
 
 def photo_dir(model_dir: str | os.PathLike[str]) -> Path:
+    """The real photos fetched beside the models (`make recognition-models`)."""
     return Path(model_dir) / PHOTO_DIR

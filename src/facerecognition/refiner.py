@@ -47,13 +47,10 @@ class SourceTrackers:
     continue each other's tracks.
     """
 
-    def __init__(
-        self, max_sources: int = 256, factory: Callable[[], IdentityTracker] = IdentityTracker
-    ) -> None:
+    def __init__(self, max_sources: int = 256) -> None:
         if max_sources < 1:
             raise ValueError(f"max_sources must be at least 1, got {max_sources}")
         self.max_sources = max_sources
-        self._factory = factory
         self._trackers: OrderedDict[str, IdentityTracker] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -66,7 +63,7 @@ class SourceTrackers:
         with self._lock:
             tracker = self._trackers.get(source_id)
             if tracker is None:
-                tracker = self._trackers[source_id] = self._factory()
+                tracker = self._trackers[source_id] = IdentityTracker()
                 while len(self._trackers) > self.max_sources:
                     self._trackers.popitem(last=False)
             else:

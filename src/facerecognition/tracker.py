@@ -104,14 +104,6 @@ class IdentityTracker:
         self._next_id = 1
         self._lock = threading.Lock()
 
-    @property
-    def frame(self) -> int:
-        return self._frame
-
-    def reset(self) -> None:
-        with self._lock:
-            self._tracks.clear()
-
     def step(
         self,
         boxes_xyxy: np.ndarray,

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from datasetingest.ingest import IMAGES_FILE, INDEX_FILE
 from modelstore.fetch import LocalVersion
-
-IMAGES_FILE = "images.zip"
-INDEX_FILE = "index.json"
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,13 @@ import numpy as np
 
 from classification.features import BackboneFeatures
 from classification.model import ENGINE, FORMAT, ClassifierModel
+from datasetingest.ingest import DATASET_ENGINE
 from modelstore.fetch import fetch_verified
 from modelstore.store import PARENT_LATEST, ModelStore, StoredVersion
 from modeltrainer.dataset import LabelledImages, load_dataset
 from modeltrainer.fit import fit_linear_head, stratified_split
 
 log = logging.getLogger(__name__)
-
-DATASET_ENGINE = "classifier"
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,6 @@ from modeltrainer.sample_dataset import LABELS, held_out_crops, texture_bgr
 
 
 @pytest.fixture(scope="module")
-def features(model_dir: str) -> BackboneFeatures:
-    return BackboneFeatures(Path(model_dir) / "yolov3-tiny.cfg", Path(model_dir) / "yolov3-tiny.weights")
-
-
-@pytest.fixture(scope="module")
 def model(features: BackboneFeatures) -> ClassifierModel:
     """A head trained on crops from the top 70% of each texture photograph."""
     return trained_model(features, LABELS, per_label=15)

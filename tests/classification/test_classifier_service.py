@@ -28,11 +28,6 @@ from support.services import start_aggregator
 from support.waiting import wait_for
 
 
-@pytest.fixture(scope="module")
-def features(model_dir: str) -> BackboneFeatures:
-    return BackboneFeatures(Path(model_dir) / "yolov3-tiny.cfg", Path(model_dir) / "yolov3-tiny.weights")
-
-
 def trained(features: BackboneFeatures, labels: tuple[str, ...]) -> ClassifierModel:
     return trained_model(features, labels, per_label=10, max_iterations=200)
 

@@ -32,6 +32,7 @@ from facerecognition.enrolment import (
 )
 from facerecognition.gallery import Gallery
 from facerecognition.model_files import RecognitionModelFiles, photo_dir
+from liquidedge.imaging import encode_jpeg
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTO_NAMES = ("obama", "obama2", "obama3", "biden", "obama_partial_face", "obama_partial_face2")
@@ -120,12 +121,6 @@ def engine(
     yield RecognitionEngine(aligner, embedder, gallery_slot(default_gallery), RecognitionSettings(workers=0))
 
 
-def encoded(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return data.tobytes()
-
-
 def side_by_side(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     height = max(a.shape[0], b.shape[0])
     canvas = np.zeros((height, a.shape[1] + b.shape[1], 3), np.uint8)
@@ -141,19 +136,23 @@ def refusals(
     """Photos enrolment refuses, each with the exception that says why."""
     return {
         # a photo of a cup of coffee
-        "no-face": (encoded(cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR)), NoFaceError),
+        "no-face": (encode_jpeg(cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR), 90), NoFaceError),
         # two people, both with faces big enough: which one is meant?
         "two-faces": (
-            encoded(
+            encode_jpeg(
                 side_by_side(
                     head(photos["obama"], face_boxes["obama"], 150),
                     head(photos["biden"], face_boxes["biden"], 150),
-                )
+                ),
+                90,
             ),
             MultipleFacesError,
         ),
         # one face, 60 px: found, but under the 80 px enrolment minimum
-        "too-small": (encoded(head(photos["obama"], face_boxes["obama"], 60, margin=1.0)), FaceTooSmallError),
+        "too-small": (
+            encode_jpeg(head(photos["obama"], face_boxes["obama"], 60, margin=1.0), 90),
+            FaceTooSmallError,
+        ),
         # not an image at all
         "unreadable": (b"GIF89a not really", UnreadablePhotoError),
     }

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import grpc
-import numpy as np
 
 from facerecognition.gallery import Gallery
 from facerecognition.service import build_parser, start
@@ -41,12 +39,6 @@ def start_recognition(root: Path, model_dir: Path, *extra: str) -> ServiceHandle
         *extra,
     ]
     return start(build_parser().parse_args(args))
-
-
-def as_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return data.tobytes()
 
 
 def gallery_call(port: int, method: str, request: object, token: str | None = OPERATOR_TOKEN) -> object:

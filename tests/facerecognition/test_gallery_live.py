@@ -19,9 +19,10 @@ import grpc
 import numpy as np
 import pytest
 from face_photos import head
-from meshkit import as_jpeg, enroll_request, gallery_call, publish, start_recognition
+from meshkit import enroll_request, gallery_call, publish, start_recognition
 
 from facerecognition.gallery import UNKNOWN, Gallery
+from liquidedge.imaging import encode_jpeg
 from liquidedge.lockstep import FrameOptions, LockstepClient
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2, gallery_pb2
@@ -136,7 +137,7 @@ def test_enrol_and_forget_over_grpc(
     region = detection_pb2.Detection(
         label="face", engine="face", box=detection_pb2.Box(x=x1, y=y1, width=x2 - x1, height=y2 - y1)
     )
-    assert named(service.port, as_jpeg(photos["obama2"]), [region]) == ["barack"]
+    assert named(service.port, encode_jpeg(photos["obama2"], 90), [region]) == ["barack"]
 
 
 def test_without_operator_tokens_changes_are_refused(tmp_path: Path, recognition_dir: Path) -> None:
@@ -201,7 +202,7 @@ def small_frame(photos, face_boxes) -> bytes:
     frame = np.full((240, 320, 3), 90, np.uint8)
     face = head(photos["obama2"], face_boxes["obama2"], 100)[:220, :220]
     frame[10 : 10 + face.shape[0], 50 : 50 + face.shape[1]] = face
-    return as_jpeg(frame, 80)
+    return encode_jpeg(frame, 80)
 
 
 def test_gallery_swap_under_load(

@@ -16,9 +16,10 @@ import grpc
 import numpy as np
 import pytest
 from face_photos import CASES, build_case, truth_of
-from meshkit import ROBOT_TOKEN, as_jpeg, publish, start_recognition
+from meshkit import ROBOT_TOKEN, publish, start_recognition
 
 from facerecognition.gallery import UNKNOWN, Gallery
+from liquidedge.imaging import encode_jpeg
 from liquidedge.legacy import robot_pb2, robot_pb2_grpc
 from liquidedge.service import ServiceHandle
 from liquidedge.v1 import detection_pb2_grpc
@@ -78,7 +79,7 @@ def case_frame(case: str, photos, boxes) -> tuple[bytes, dict[str, tuple[float, 
     """The case as the JPEG a robot would send (640x480), and where each true identity is in it."""
     image, regions = build_case(case, photos, boxes)
     if case in FRAME_CASES:
-        return as_jpeg(image, 50), regions
+        return encode_jpeg(image, 50), regions
     frame = letterboxed(image)
     scale = min(640 / image.shape[1], 480 / image.shape[0])
     dx, dy = (640 - round(image.shape[1] * scale)) // 2, (480 - round(image.shape[0] * scale)) // 2
@@ -86,7 +87,7 @@ def case_frame(case: str, photos, boxes) -> tuple[bytes, dict[str, tuple[float, 
         n: (x1 * scale + dx, y1 * scale + dy, x2 * scale + dx, y2 * scale + dy)
         for n, (x1, y1, x2, y2) in regions.items()
     }
-    return as_jpeg(frame, 50), moved
+    return encode_jpeg(frame, 50), moved
 
 
 def faces_of(reply) -> list:
