@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.logs import configure_logging
-from modelstore.backends import open_backend
+from modelstore import open_store
 from modelstore.channels import ChannelState
 from modelstore.errors import ModelStoreError, NotFoundError
 from modelstore.events import DEFAULT_TOPIC
@@ -75,7 +75,7 @@ def add_log_flags(parser: EnvDefaultsParser, *, level: str = "INFO", with_format
 
 
 def open_store_from(args: argparse.Namespace) -> ModelStore:
-    return ModelStore(open_backend(args.store, s3_endpoint=args.s3_endpoint))
+    return open_store(args.store, s3_endpoint=args.s3_endpoint)
 
 
 def _key_value(text: str) -> tuple[str, Any]:
