@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from liquidedge.config import EnvDefaultsParser
+from liquidedge.config import EnvDefaultsParser, add_log_flags
 from liquidedge.logs import configure_logging
 from modelstore import open_store
 from modelstore.channels import ChannelState
@@ -64,14 +64,6 @@ def add_trigger_flags(parser: EnvDefaultsParser) -> None:
         default=DEFAULT_TRIGGER_DIR,
         help="queue directory for dataset triggers when no Kafka broker is configured",
     )
-
-
-def add_log_flags(parser: EnvDefaultsParser, *, level: str = "INFO", with_format: bool = True) -> None:
-    parser.env_flag("--log-level", "LOG_LEVEL", default=level, help="DEBUG, INFO, WARNING or ERROR")
-    if with_format:
-        parser.env_flag(
-            "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
-        )
 
 
 def open_store_from(args: argparse.Namespace) -> ModelStore:
