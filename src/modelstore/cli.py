@@ -21,13 +21,12 @@ from modelstore import open_store
 from modelstore.channels import ChannelState
 from modelstore.errors import ModelStoreError, NotFoundError
 from modelstore.events import DEFAULT_TOPIC
-from modelstore.fetch import fetch_verified
+from modelstore.fetch import DEFAULT_CACHE, fetch_verified
 from modelstore.store import PARENT_LATEST, ModelStore, StoredVersion
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "var/modelstore"
-DEFAULT_CACHE = "var/modelcache"
 DEFAULT_TRIGGER_DIR = "var/triggers"
 
 
