@@ -133,10 +133,16 @@ def add_common_flags(
         type=parse_bool,
         help="allow plaintext gRPC on a non-loopback address (when a mesh such as Istio encrypts)",
     )
-    parser.env_flag("--log-level", "LOG_LEVEL", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.env_flag(
-        "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
-    )
+    add_log_flags(parser)
+
+
+def add_log_flags(parser: EnvDefaultsParser, *, level: str = "INFO", with_format: bool = True) -> None:
+    """--log-level, and unless `with_format` is off --log-format: every service's, every job's."""
+    parser.env_flag("--log-level", "LOG_LEVEL", default=level, help="DEBUG, INFO, WARNING or ERROR")
+    if with_format:
+        parser.env_flag(
+            "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
+        )
 
 
 def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from liquidedge.detections import Detections
-from liquidedge.messages import UNKNOWN_IDENTITY
+from liquidedge.messages import recognised_name
 
 
 def label_color_bgr(label: str) -> tuple[int, int, int]:
@@ -22,8 +22,9 @@ def label_color_bgr(label: str) -> tuple[int, int, int]:
 
 def caption(label: str, confidence: float, identity: object = None) -> str:
     """`person 0.87`, or with the name a recogniser gave the box: `face: Ada 0.91`."""
-    if isinstance(identity, str) and identity not in ("", UNKNOWN_IDENTITY):
-        return f"{label}: {identity} {confidence:.2f}"
+    name = recognised_name(identity)
+    if name is not None:
+        return f"{label}: {name} {confidence:.2f}"
     return f"{label} {confidence:.2f}"
 
 

@@ -145,13 +145,20 @@ def _legacy_fields(found: Detections, i: int) -> dict[str, int | float]:
     return {"confidence": float(found.confidence[i]), "x": x, "y": y, "w": w, "h": h, "r": r, "g": g, "b": b}
 
 
+def recognised_name(identity: object) -> str | None:
+    """The person a box's identity names; None when there is none or it is `UNKNOWN_IDENTITY`."""
+    if isinstance(identity, str) and identity not in ("", UNKNOWN_IDENTITY):
+        return identity
+    return None
+
+
 def _legacy_name(found: Detections, i: int, names: bool) -> str:
     """The box's label; with `names`, a face recognised as someone is named after them."""
     label = str(found.label[i])
     identity = found.data.get("identity")
     if names and label == LEGACY_FACE_NAME and identity is not None:
-        person = identity[i]
-        if isinstance(person, str) and person and person != UNKNOWN_IDENTITY:
+        person = recognised_name(identity[i])
+        if person is not None:
             return person
     return label
 

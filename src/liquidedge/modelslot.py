@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -207,12 +207,6 @@ class ModelSlot(Generic[M]):
 
 
 _NOT_LOADED = object()
-
-
-class VersionedEngine(Protocol):
-    """What a slot holds for a detection service: an engine that can run a batch of frames."""
-
-    def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]: ...
 
 
 class SlotEngine:

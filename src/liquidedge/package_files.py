@@ -23,12 +23,19 @@ from typing import IO
 log = logging.getLogger(__name__)
 
 
-def sha256_of(path: Path) -> str:
+def sha256_file(path: Path) -> tuple[str, int]:
+    """(hex SHA-256, size in bytes) of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
+    size = 0
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+        while chunk := handle.read(1 << 20):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_of(path: Path) -> str:
+    return sha256_file(path)[0]
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from liquidedge.config import EnvDefaultsParser
+from liquidedge.config import EnvDefaultsParser, add_log_flags
 from liquidedge.logs import configure_logging
-from modelstore.backends import open_backend
+from modelstore import open_store
 from modelstore.channels import ChannelState
 from modelstore.errors import ModelStoreError, NotFoundError
 from modelstore.events import DEFAULT_TOPIC
-from modelstore.fetch import fetch_verified
+from modelstore.fetch import DEFAULT_CACHE, fetch_verified
 from modelstore.store import PARENT_LATEST, ModelStore, StoredVersion
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "var/modelstore"
-DEFAULT_CACHE = "var/modelcache"
 DEFAULT_TRIGGER_DIR = "var/triggers"
 
 
@@ -66,16 +65,8 @@ def add_trigger_flags(parser: EnvDefaultsParser) -> None:
     )
 
 
-def add_log_flags(parser: EnvDefaultsParser, *, level: str = "INFO", with_format: bool = True) -> None:
-    parser.env_flag("--log-level", "LOG_LEVEL", default=level, help="DEBUG, INFO, WARNING or ERROR")
-    if with_format:
-        parser.env_flag(
-            "--log-format", "LOG_FORMAT", default="json", choices=["json", "text"], help="log line format"
-        )
-
-
 def open_store_from(args: argparse.Namespace) -> ModelStore:
-    return ModelStore(open_backend(args.store, s3_endpoint=args.s3_endpoint))
+    return open_store(args.store, s3_endpoint=args.s3_endpoint)
 
 
 def _key_value(text: str) -> tuple[str, Any]:

@@ -25,6 +25,8 @@ from modelstore.store import ModelStore
 log = logging.getLogger(__name__)
 
 PARTIAL_DIR = ".partial"
+# Where the services, the store CLI and the jobs keep verified versions unless told otherwise.
+DEFAULT_CACHE = "var/modelcache"
 
 
 @dataclass(frozen=True)

@@ -12,25 +12,14 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from liquidedge.package_files import sha256_file as sha256_file  # re-exported for the store's callers
 from modelstore.errors import ManifestError
 from modelstore.names import check_kind, check_name, check_relative_path, check_version
 
 SCHEMA = 1
 _SHA256_HEX = frozenset("0123456789abcdef")
-
-
-def sha256_file(path: Path) -> tuple[str, int]:
-    """(hex SHA-256, size in bytes) of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -23,7 +23,7 @@ from liquidedge.detections import Detections
 from liquidedge.engine import Engine, FrameContext, RefiningEngine
 from liquidedge.modelslot import ModelRefusedError, ModelSlot, SlotEngine
 from modelstore import open_store
-from modelstore.fetch import LocalVersion, prune_cache
+from modelstore.fetch import DEFAULT_CACHE, LocalVersion, prune_cache
 from modelstore.watch import ChannelUpdate, ChannelWatcher
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 
 DEFAULT_CHANNEL = "production"
-DEFAULT_CACHE = "var/modelcache"
 DEFAULT_POLL_S = 2.0
 
 

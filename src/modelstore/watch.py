@@ -72,7 +72,6 @@ class ChannelWatcher:
         self.on_refused = on_refused
         self.current: ChannelUpdate | None = None
         self.refused: dict[tuple[str, str], str] = {}
-        self._current_key: tuple[str, str] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -83,6 +82,11 @@ class ChannelWatcher:
             return stored.version, stored.manifest_sha256
         state = self.store.channel(self.name, self.channel, self.kind)
         return None if state is None else (state.version, state.manifest_sha256)
+
+    def _current_key(self) -> tuple[str, str] | None:
+        """(version, manifest SHA-256) of what was last delivered (verified against the target)."""
+        current = self.current
+        return None if current is None else (current.version, current.local.manifest_sha256)
 
     def _refuse(self, key: tuple[str, str], error: Exception) -> None:
         self.refused[key] = str(error)
@@ -107,7 +111,7 @@ class ChannelWatcher:
         except ModelStoreError as error:
             log.warning("%s: model store unreachable (%s); retrying at the next poll", self.name, error)
             return None
-        if key is None or key == self._current_key or key in self.refused:
+        if key is None or key == self._current_key() or key in self.refused:
             return None
         version, manifest_sha256 = key
         try:
@@ -133,7 +137,6 @@ class ChannelWatcher:
             except Exception as error:  # the consumer could not use it: refuse, keep the old one
                 self._refuse(key, error)
                 return None
-        self._current_key = key
         self.current = update
         log.info(
             "%s channel %s now at %s (verified in %s)",

@@ -123,8 +123,8 @@ def refinements(args: argparse.Namespace) -> dict[str, Refinement]:
     }
 
 
-def affine_engines(args: argparse.Namespace) -> frozenset[str]:
-    return frozenset(engine.name for engine in ENGINE_BACKENDS if engine.affinity)
+# The engines whose frames go to the same replica per source (`EngineBackend.affinity`).
+AFFINE_ENGINES = frozenset(engine.name for engine in ENGINE_BACKENDS if engine.affinity)
 
 
 def parse_user_ids(text: str) -> frozenset[int]:
@@ -334,7 +334,7 @@ def start(args: argparse.Namespace, *, host: HostInfo | None = None) -> ServiceH
             metrics,
             engine_timeout_s=args.engine_timeout_ms / 1000.0,
             refinements=refinements(args),
-            affine=affine_engines(args),
+            affine=AFFINE_ENGINES,
         )
         observer = latest.observe if latest else None
         aggregator = Aggregator(fanout, image_limits(args), host, guard, observer)
