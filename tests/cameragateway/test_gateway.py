@@ -26,7 +26,7 @@ from gateway_kit import (
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
-from meshtools.camera_emulator import CameraEmulator, load_frames
+from meshtools.camera_emulator import CameraEmulator
 from support.ports import free_port
 from support.waiting import wait_for
 
@@ -40,11 +40,6 @@ FAST = [
     "--offline-after-s",
     "3",
 ]
-
-
-@pytest.fixture(scope="module")
-def jpegs() -> list[bytes]:
-    return load_frames("samples:astronaut,camera")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from gateway_kit import WAIT_S
 
 from cameragateway.camera import Camera, HealthSettings
 from cameragateway.puller import MjpegPuller, PullSettings
-from meshtools.camera_emulator import CameraEmulator, load_frames
+from meshtools.camera_emulator import CameraEmulator
 from support.ports import free_port
 from support.waiting import wait_for
 
@@ -22,11 +22,6 @@ SETTINGS = PullSettings(
     backoff_initial_s=0.1,
     backoff_max_s=0.4,
 )
-
-
-@pytest.fixture(scope="module")
-def jpegs() -> list[bytes]:
-    return load_frames("samples:astronaut,camera")
 
 
 def pull(url: str) -> tuple[Camera, MjpegPuller]:
