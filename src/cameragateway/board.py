@@ -10,14 +10,8 @@ import threading
 from collections import deque
 from typing import Any
 
+from cameragateway.camera import nearest_rank
 from cameragateway.events import iso_time
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
 
 
 class EngineBoard:
@@ -51,7 +45,7 @@ class EngineBoard:
             for name in sorted(self._engines):
                 row = dict(self._engines[name])
                 recent = [v for t, v in self._latencies[name] if t >= now - self.window_s]
-                median = _median(recent)
+                median = nearest_rank(sorted(recent), 0.5)
                 row["latency_ms"] = None if median is None else round(median, 1)
                 row["age_s"] = round(now - row.pop("seen"), 1)
                 rows.append(row)

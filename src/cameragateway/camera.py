@@ -68,6 +68,14 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
+def nearest_rank(ordered: list[float], q: float) -> float | None:
+    """The q-quantile (0..1) of sorted values by nearest rank (a value seen, not interpolated);
+    None without values."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 class _Window:
     """Timestamps (and optional values) of the last `span_s` seconds."""
 
@@ -238,6 +246,7 @@ class Camera:
         with self._lock:
             state, reason = self._state(now)
             rtts = sorted(self._answered.values(now))
+            rtt_p50, rtt_p95 = nearest_rank(rtts, 0.5), nearest_rank(rtts, 0.95)
             last_answer = self._answers[-1] if self._answers else None
             c = self.counters
             return {
@@ -252,10 +261,8 @@ class Camera:
                 "last_frame_age_s": None
                 if self._last_frame_mono is None
                 else round(now - self._last_frame_mono, 2),
-                "rtt_ms": None if not rtts else round(rtts[len(rtts) // 2] * 1000, 1),
-                "rtt_p95_ms": None
-                if not rtts
-                else round(rtts[min(len(rtts) - 1, int(len(rtts) * 0.95))] * 1000, 1),
+                "rtt_ms": None if rtt_p50 is None else round(rtt_p50 * 1000, 1),
+                "rtt_p95_ms": None if rtt_p95 is None else round(rtt_p95 * 1000, 1),
                 "last_frame_number": None if last_answer is None else last_answer.frame.number,
                 "received": c.received,
                 "sent": c.sent,

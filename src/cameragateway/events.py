@@ -92,7 +92,6 @@ class _Subscriber:
     def __init__(self, limit: int) -> None:
         self.queue: deque[str] = deque(maxlen=limit)
         self.cond = threading.Condition()
-        self.lost = 0
 
 
 class EventHub:
@@ -112,8 +111,6 @@ class EventHub:
         message = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
         for sub in subscribers:
             with sub.cond:
-                if len(sub.queue) == sub.queue.maxlen:
-                    sub.lost += 1
                 sub.queue.append(message)
                 sub.cond.notify()
 

@@ -22,7 +22,6 @@ from google.protobuf.json_format import MessageToDict
 
 from cameragateway.camera import Answer, Camera, Frame
 from cameragateway.gate import FairGate
-from liquidedge.client_channel import STREAMING_CLIENT_OPTIONS
 from liquidedge.messages import detections_from_proto
 from liquidedge.v1 import detection_pb2, detection_pb2_grpc
 
@@ -30,9 +29,6 @@ log = logging.getLogger(__name__)
 
 # Codes that condemn one frame (the camera sent something the mesh refuses), not the mesh.
 FRAME_CODES = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT})
-
-# One channel for every camera's stream, reconnecting quickly (the runtime's client options).
-CHANNEL_OPTIONS = STREAMING_CLIENT_OPTIONS
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -71,7 +70,6 @@ class MjpegPuller:
         settings: PullSettings,
         *,
         name: str = "camera",
-        sleep: Callable[[float], bool] | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -80,7 +78,6 @@ class MjpegPuller:
         self.sink = sink
         self.settings = settings
         self._stop = threading.Event()
-        self._sleep = sleep or self._stop.wait
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._delivered = 0  # frames from the current connection
@@ -125,7 +122,7 @@ class MjpegPuller:
             # A connection that delivered frames was a working camera: start over quickly.
             delivered = self._delivered > 0
             backoff = self.settings.backoff_initial_s if delivered else backoff
-            self._sleep(backoff)
+            self._stop.wait(backoff)
             if not delivered:
                 backoff = min(backoff * 2.0, self.settings.backoff_max_s)
 

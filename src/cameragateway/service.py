@@ -26,11 +26,12 @@ from cameragateway.flags import (
     check_args,
 )
 from cameragateway.fleet import CameraFleet, FleetSettings
-from cameragateway.meshlink import CHANNEL_OPTIONS, LinkSettings
+from cameragateway.meshlink import LinkSettings
 from cameragateway.metrics import GatewayMetrics
 from cameragateway.puller import PullSettings
 from cameragateway.registration import TokenCheck, read_cameras_file
 from cameragateway.web import GatewayHttp, WebSettings
+from liquidedge.client_channel import STREAMING_CLIENT_OPTIONS
 from liquidedge.hostinfo import HostInfo
 from liquidedge.security import channel_credentials, read_token, read_tokens
 from liquidedge.server import wait_for_signal
@@ -141,11 +142,12 @@ def fleet_settings(args: argparse.Namespace, gateway_name: str) -> FleetSettings
 
 
 def mesh_channel(args: argparse.Namespace) -> grpc.Channel:
+    """One channel for every camera's stream, reconnecting quickly (the runtime's client options)."""
     if args.mesh_tls_ca:
         return grpc.secure_channel(
-            args.mesh_addr, channel_credentials(args.mesh_tls_ca), options=CHANNEL_OPTIONS
+            args.mesh_addr, channel_credentials(args.mesh_tls_ca), options=STREAMING_CLIENT_OPTIONS
         )
-    return grpc.insecure_channel(args.mesh_addr, options=CHANNEL_OPTIONS)
+    return grpc.insecure_channel(args.mesh_addr, options=STREAMING_CLIENT_OPTIONS)
 
 
 def _tokens(path: str) -> TokenCheck:

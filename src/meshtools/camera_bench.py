@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,7 +34,7 @@ from typing import Any
 
 from meshtools.camera_emulator import CameraEmulator, load_frames, register
 from meshtools.cameras_demo import wait_ready
-from meshtools.localmesh import LocalMesh, free_port
+from meshtools.localmesh import LocalMesh, free_port, start_process
 
 log = logging.getLogger("meshtools.camera_bench")
 
@@ -201,16 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         mesh = LocalMesh(model_dir=args.model_dir).start()
         stack.callback(mesh.stop)
-        gateway = subprocess.Popen(
+        start_process(
+            stack,
             [
                 sys.executable, "-m", "cameragateway", "--port", str(port), "--metrics-port", "-1",
                 "--mesh-addr", mesh.address, "--camera-tokens-file", str(tokens),
                 "--max-fps", str(args.max_fps), "--log-level", "WARNING", "--log-format", "text",
                 *args.gateway_arg,
-            ]
+            ],
         )  # fmt: skip
-        stack.callback(gateway.wait, 10)
-        stack.callback(gateway.terminate)
         wait_ready(f"http://127.0.0.1:{port}/readyz")
         tap = EventTap(port).start()
         stack.callback(tap.stop)

@@ -35,6 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from liquidedge.imaging import encode_jpeg
+
 log = logging.getLogger(__name__)
 
 ESP32_BOUNDARY = "123456789000000000000987654321"
@@ -47,10 +49,7 @@ def _encode(image_bgr: np.ndarray, width: int, quality: int) -> bytes:
     if image_bgr.shape[1] != width:
         height = round(image_bgr.shape[0] * width / image_bgr.shape[1])
         image_bgr = cv2.resize(image_bgr, (width, height), interpolation=cv2.INTER_AREA)
-    ok, buffer = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buffer.tobytes()
+    return encode_jpeg(image_bgr, quality)
 
 
 def load_frames(source: str, *, width: int = 640, quality: int = 80, max_frames: int = 300) -> list[bytes]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from liquidedge.config import EnvDefaultsParser, parse_bool
 from liquidedge.logs import configure_logging
+from liquidedge.security import read_token
 from liquidedge.server import wait_for_signal
 from meshtools.localmesh import LocalMesh, free_port, start_process
 
@@ -99,9 +100,7 @@ def start_camera_side(stack: contextlib.ExitStack, side: CameraSide) -> list[str
     """
     tokens, tokens_created = token_file(side.tokens_file, side.state_dir, "camera-tokens.txt")
     operator, _ = token_file("", side.state_dir, "operator-token.txt")
-    camera_token = next(
-        t.strip() for t in tokens.read_text().splitlines() if t.strip() and not t.startswith("#")
-    )
+    camera_token = read_token(str(tokens))
     gateway_url = f"http://127.0.0.1:{side.port}"
     kafka: list[str] = []
     if side.kafka_port:

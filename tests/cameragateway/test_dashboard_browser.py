@@ -9,7 +9,6 @@ go to build/ (the dashboard as an operator sees it).
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
 from meshtools.camera_emulator import CameraEmulator, load_frames
+from support.ports import free_port
 from support.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -176,9 +176,7 @@ def test_a_recognised_face_is_named_on_its_box_and_in_the_list(
     from cameragateway.camera import Answer, Frame
     from liquidedge.detections import Detections
 
-    with socket.socket() as sock:  # a camera that never answers: only the injected answer shows
-        sock.bind(("127.0.0.1", 0))
-        quiet = f"127.0.0.1:{sock.getsockname()[1]}"
+    quiet = f"127.0.0.1:{free_port()}"  # a camera that never answers: only the injected answer shows
     assert register(gateway, ip=quiet, id="door", token=CAMERA_TOKEN)[0] == 200
     page = open_page(browser, f"http://127.0.0.1:{gateway.port}/")
     try:

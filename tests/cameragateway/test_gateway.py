@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,8 @@ from gateway_kit import (
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
-from meshtools.camera_emulator import CameraEmulator, load_frames
+from meshtools.camera_emulator import CameraEmulator
+from support.ports import free_port
 from support.waiting import wait_for
 
 FAST = [
@@ -40,11 +40,6 @@ FAST = [
     "--offline-after-s",
     "3",
 ]
-
-
-@pytest.fixture(scope="module")
-def jpegs() -> list[bytes]:
-    return load_frames("samples:astronaut,camera")
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +79,7 @@ def emulators(jpegs: list[bytes]) -> Iterator[dict[str, CameraEmulator]]:
 
 def nowhere() -> str:
     """A loopback address nothing listens on: cameras that never answer (tests dial loopback only)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
+    return f"127.0.0.1:{free_port()}"
 
 
 def base(gateway: GatewayHandle) -> str:
@@ -301,9 +294,7 @@ def test_hostile_cameras_never_stall_a_good_one(gateway: GatewayHandle, emulator
 
 
 def test_mesh_down_keeps_the_gateway_serving(emulators, tokens: tuple[Path, Path]) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        nothing = sock.getsockname()[1]
+    nothing = free_port()
     handle = start_gateway(nothing, "--camera-tokens-file", str(tokens[0]), *FAST)
     try:
         camera = emulators("alone")
@@ -345,9 +336,7 @@ def test_container_healthcheck_asks_readyz() -> None:
         ]
         return subprocess.run(command, capture_output=True, text=True, check=False, timeout=30)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        nothing = sock.getsockname()[1]
+    nothing = free_port()
     handle = start_gateway(nothing)
     try:
         result = run(handle.port)

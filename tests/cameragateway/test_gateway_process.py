@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from gateway_kit import WAIT_S, call
 
+from support.ports import free_port
 from support.waiting import wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serves_from_its_environment_and_stops_on_sigterm(tmp_path: Path) -> None:

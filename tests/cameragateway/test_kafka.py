@@ -20,7 +20,7 @@ from gateway_kit import (
 
 from cameragateway.service import GatewayHandle
 from liquidedge.service import ServiceHandle
-from meshtools.camera_emulator import CameraEmulator, load_frames
+from meshtools.camera_emulator import CameraEmulator
 from meshtools.kafka_broker import LocalBroker
 from support.kafka_topics import TopicReader
 from support.waiting import wait_for
@@ -32,11 +32,6 @@ EVENTS, FRAMES = "test.events", "test.frames"
 def broker() -> Iterator[LocalBroker]:
     with LocalBroker() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def jpegs() -> list[bytes]:
-    return load_frames("samples:astronaut,camera")
 
 
 @pytest.fixture

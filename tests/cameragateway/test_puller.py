@@ -11,7 +11,8 @@ from gateway_kit import WAIT_S
 
 from cameragateway.camera import Camera, HealthSettings
 from cameragateway.puller import MjpegPuller, PullSettings
-from meshtools.camera_emulator import CameraEmulator, load_frames
+from meshtools.camera_emulator import CameraEmulator
+from support.ports import free_port
 from support.waiting import wait_for
 
 SETTINGS = PullSettings(
@@ -21,11 +22,6 @@ SETTINGS = PullSettings(
     backoff_initial_s=0.1,
     backoff_max_s=0.4,
 )
-
-
-@pytest.fixture(scope="module")
-def jpegs() -> list[bytes]:
-    return load_frames("samples:astronaut,camera")
 
 
 def pull(url: str) -> tuple[Camera, MjpegPuller]:
@@ -42,12 +38,6 @@ def cameras(jpegs: list[bytes]) -> Iterator[dict[str, CameraEmulator]]:
     yield emulators
     for emulator in emulators.values():
         emulator.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # mode -> (fault kinds that must show up, frames that must still arrive, connections at least)
