@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from liquidedge.metrics import LATENCY_BUCKETS
-
-log = logging.getLogger(__name__)
 
 STATES = ("online", "degraded", "offline")
 
@@ -114,10 +111,3 @@ class GatewayMetrics:
         self._seen.pop(camera, None)
         for key in [k for k in self._fault_seen if k[0] == camera]:
             del self._fault_seen[key]
-
-    def serve(self, host: str, port: int) -> object | None:
-        if port < 0:
-            return None
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
-        return server

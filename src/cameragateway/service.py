@@ -33,6 +33,7 @@ from cameragateway.registration import TokenCheck, read_cameras_file
 from cameragateway.web import GatewayHttp, WebSettings
 from liquidedge.client_channel import STREAMING_CLIENT_OPTIONS
 from liquidedge.hostinfo import HostInfo
+from liquidedge.metrics import serve_metrics
 from liquidedge.security import channel_credentials, read_token, read_tokens
 from liquidedge.server import wait_for_signal
 
@@ -93,17 +94,13 @@ class GatewayHandle:
     http: GatewayHttp
     fleet: CameraFleet
     metrics: GatewayMetrics
-    metrics_server: Any
+    metrics_port: int | None
     kafka: Any
     _stack: contextlib.ExitStack = field(repr=False)
 
     @property
     def port(self) -> int:
         return self.http.port
-
-    @property
-    def metrics_port(self) -> int | None:
-        return None if self.metrics_server is None else self.metrics_server.server_port
 
     def stop(self, grace_s: float = 1.0) -> None:
         self.http.draining.set()
@@ -159,10 +156,7 @@ def start(args: argparse.Namespace) -> GatewayHandle:
     stack = contextlib.ExitStack()
     with stack:
         metrics = GatewayMetrics()
-        metrics_server = metrics.serve(args.host, args.metrics_port)
-        if metrics_server is not None:
-            stack.callback(metrics_server.server_close)
-            stack.callback(metrics_server.shutdown)
+        metrics_port = stack.enter_context(serve_metrics(metrics.registry, args.host, args.metrics_port))
         channel = mesh_channel(args)
         stack.callback(channel.close)
         metadata = (
@@ -228,9 +222,7 @@ def start(args: argparse.Namespace) -> GatewayHandle:
         log.info(
             "serving", extra={"service_name": "cameragateway", "port": http.port, "mesh": args.mesh_addr}
         )
-        handle = GatewayHandle(
-            http, fleet, metrics, metrics_server, kafka_parts.get("events"), stack.pop_all()
-        )
+        handle = GatewayHandle(http, fleet, metrics, metrics_port, kafka_parts.get("events"), stack.pop_all())
     return handle
 
 

@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -152,39 +152,52 @@ class ServiceMetrics:
         finally:
             gauge.dec()
 
-    @contextmanager
-    def serving(self, host: str, port: int) -> Iterator[int | None]:
+    def serving(self, host: str, port: int) -> AbstractContextManager[int | None]:
         """Expose /metrics and /status over HTTP while the block runs; yields the bound port
         (None when port < 0)."""
-        if port < 0:
-            yield None
-            return
-        try:
-            server = _http_server(host, port, _StatusAndMetrics(self))
-        except OSError as error:
-            raise OSError(f"could not serve /metrics on {host}:{port}: {error.strerror}") from error
-        thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
-        thread.start()
-        log.info("metrics on http://%s:%d/metrics, status on /status", host, server.server_port)
-        try:
-            yield server.server_port
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        return serve_metrics(self.registry, host, port, status=self.status)
+
+
+@contextmanager
+def serve_metrics(
+    registry: CollectorRegistry,
+    host: str,
+    port: int,
+    status: Callable[[], dict[str, Any]] | None = None,
+) -> Iterator[int | None]:
+    """Serve `registry` on /metrics (and `status` as JSON on /status) while the block runs; yields
+    the bound port, None when port < 0. Every program's metrics port, shut down and joined on exit."""
+    if port < 0:
+        yield None
+        return
+    try:
+        server = _http_server(host, port, _StatusAndMetrics(registry, status))
+    except OSError as error:
+        raise OSError(f"could not serve /metrics on {host}:{port}: {error.strerror}") from error
+    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread.start()
+    log.info(
+        "metrics on http://%s:%d/metrics%s", host, server.server_port, ", status on /status" if status else ""
+    )
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 class _StatusAndMetrics:
-    """WSGI app: `/status` as JSON, every other path the Prometheus exposition (as before)."""
+    """WSGI app: `/status` as JSON (when there is one), every other path the Prometheus exposition."""
 
-    def __init__(self, metrics: ServiceMetrics) -> None:
-        self.metrics = metrics
-        self.exposition = make_wsgi_app(metrics.registry)
+    def __init__(self, registry: CollectorRegistry, status: Callable[[], dict[str, Any]] | None) -> None:
+        self.status = status
+        self.exposition = make_wsgi_app(registry)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/status":
+        if self.status is None or environ.get("PATH_INFO") != "/status":
             return self.exposition(environ, start_response)
-        body = json.dumps(self.metrics.status(), sort_keys=True).encode()
+        body = json.dumps(self.status(), sort_keys=True).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
