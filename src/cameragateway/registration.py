@@ -8,13 +8,14 @@ file read at start, so every way in produces the same (id, url) pair.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from liquidedge.security import known_token
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
 _HOSTNAME = re.compile(
@@ -140,11 +141,7 @@ class TokenCheck:
         return bool(self._tokens)
 
     def ok(self, token: str) -> bool:
-        given = token.encode()
-        matched = False
-        for known in self._tokens:
-            matched |= hmac.compare_digest(given, known)
-        return matched
+        return known_token(token, self._tokens)
 
 
 def read_cameras_file(path: str, stream_path: str) -> list[CameraSpec]:

@@ -11,7 +11,6 @@ store or the trigger is unavailable.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import socket
@@ -28,6 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from datasetingest.errors import BadRequest, Busy, Unauthorized, UploadRejected
 from datasetingest.ingest import Ingestor, TriggerFailed
 from datasetingest.upload import copy_body, declared_length
+from liquidedge.security import bearer_token, known_token
 from modelstore.errors import ModelStoreError
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,8 @@ class IngestServer:
         """`Authorization: Bearer <token>` with a known token, when tokens are configured."""
         if not self.tokens:
             return True
-        scheme, _, token = (header or "").partition(" ")
-        offered = token.strip().encode()
-        return scheme.lower() == "bearer" and any(hmac.compare_digest(offered, t) for t in self.tokens)
+        token = bearer_token(header or "")
+        return token is not None and known_token(token, self.tokens)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
