@@ -7,33 +7,28 @@ reaches the dataset.
 
 from __future__ import annotations
 
-import struct
-
 import cv2
 import numpy as np
 
 from datasetingest.errors import BadContent, TooLarge
 from liquidedge.errors import BadImageError
-from liquidedge.imaging import read_jpeg_size
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from liquidedge.imaging import PNG_SIGNATURE, read_jpeg_size, read_png_size
 
 
 def image_type(data: bytes) -> str | None:
     """'jpg' or 'png' from the first bytes, None for anything else."""
     if data.startswith(b"\xff\xd8\xff"):
         return "jpg"
-    if data.startswith(PNG_MAGIC):
+    if data.startswith(PNG_SIGNATURE):
         return "png"
     return None
 
 
 def _png_size(data: bytes, where: str) -> tuple[int, int]:
-    # The first chunk must be IHDR: length (4), type (4), width (4), height (4).
-    if len(data) < 24 or data[12:16] != b"IHDR":
-        raise BadContent(f"{where}: corrupt PNG (no IHDR header)")
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+    try:
+        return read_png_size(data)
+    except BadImageError as error:
+        raise BadContent(f"{where}: corrupt PNG (no IHDR header)") from error
 
 
 def check_image(data: bytes, where: str, *, max_pixels: int) -> tuple[str, int, int]:

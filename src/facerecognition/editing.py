@@ -20,12 +20,10 @@ from facerecognition.enrolment import EnrolledFace, Photo, UnreadablePhotoError
 from facerecognition.gallery import Gallery, check_name
 from facerecognition.store import GalleryPlace
 from liquidedge.errors import BadImageError, FrameTooLargeError
-from liquidedge.imaging import ImageLimits, check_frame
+from liquidedge.imaging import PNG_SIGNATURE, ImageLimits, check_frame, read_png_size
 from liquidedge.modelslot import ModelSlot
 
 log = logging.getLogger(__name__)
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class PhotoTooLargeError(ValueError):
@@ -37,10 +35,11 @@ def check_photo(photo: Photo, limits: ImageLimits) -> None:
     data = photo.data
     if len(data) > limits.max_bytes:
         raise PhotoTooLargeError(f"{photo.name}: {len(data)} bytes, over the limit of {limits.max_bytes}")
-    if data.startswith(_PNG_SIGNATURE):
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            raise UnreadablePhotoError(photo.name, "a PNG without its header")
-        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(PNG_SIGNATURE):
+        try:
+            width, height = read_png_size(data)
+        except BadImageError as error:
+            raise UnreadablePhotoError(photo.name, "a PNG without its header") from error
         if width * height > limits.max_pixels or max(width, height) > limits.max_side:
             raise PhotoTooLargeError(f"{photo.name}: {width}x{height} pixels, over the limit")
         return

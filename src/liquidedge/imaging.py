@@ -60,6 +60,18 @@ def _describe_format(data: bytes) -> str:
     return "frame is not a JPEG (no start-of-image marker)"
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def read_png_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG (the bytes after `PNG_SIGNATURE`) from its IHDR chunk, without
+    decoding. Raises BadImageError when the first chunk is not IHDR."""
+    # The first chunk must be IHDR: length (4), type (4), width (4), height (4).
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise BadImageError("a PNG without its IHDR header")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def read_jpeg_size(data: bytes) -> tuple[int, int]:
     """Width and height from the JPEG frame header, without decoding. Raises BadImageError."""
     if not data:
