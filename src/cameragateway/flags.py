@@ -9,16 +9,12 @@ from __future__ import annotations
 import argparse
 
 from cameragateway.registration import RegistrationError, read_cameras_file
-from liquidedge.config import EnvDefaultsParser, parse_bool
+from liquidedge.config import EnvDefaultsParser, parse_bool, parse_csv
 from liquidedge.security import holds_placeholder, is_loopback
 
 DEFAULT_PORT = 8080
 PROTOCOL = "http"  # what DEFAULT_PORT serves (the other programs serve gRPC)
 DEFAULT_METRICS_PORT = 9180
-
-
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def build_parser() -> EnvDefaultsParser:
@@ -96,7 +92,7 @@ def build_parser() -> EnvDefaultsParser:
         "--engines",
         "CAMERA_ENGINES",
         default="",
-        type=_csv,
+        type=parse_csv,
         help="engines to ask for, comma-separated; empty = all",
     )
     f("--min-confidence", "CAMERA_MIN_CONFIDENCE", default=0.0, type=float, help="drop detections below this")

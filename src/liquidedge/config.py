@@ -53,6 +53,11 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), got {text!r}")
 
 
+def parse_csv(text: str) -> tuple[str, ...]:
+    """A comma-separated flag value as its non-empty, stripped items."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def add_common_flags(
     parser: EnvDefaultsParser, *, port: int, metrics_port: int, max_in_flight: int, workers: int | None = 16
 ) -> None:

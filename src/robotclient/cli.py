@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from liquidedge.config import EnvDefaultsParser, parse_bool
+from liquidedge.config import EnvDefaultsParser, parse_bool, parse_csv
 from liquidedge.security import read_token
 from robotclient.behavior import BehaviorSettings
 from robotclient.controller import ControllerSettings
@@ -24,10 +24,6 @@ ROBOMASTER_DRIVERS = ("robomaster", "robomaster-bridge")
 SIM_SOURCES = ("sim", "sim:people")
 # Flag defaults are the settings' own defaults, so the CLI and the tested logic never drift apart.
 _T, _B, _C, _BR = TrackerSettings(), BehaviorSettings(), ControllerSettings(), BridgeSettings()
-
-
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def build_parser() -> EnvDefaultsParser:
@@ -110,14 +106,14 @@ def build_parser() -> EnvDefaultsParser:
         "--engines",
         "ROBOT_ENGINES",
         default="",
-        type=_csv,
+        type=parse_csv,
         help="engines to ask for, comma-separated; empty = all",
     )
     f(
         "--target",
         "ROBOT_TARGET",
         default="person,face",
-        type=_csv,
+        type=parse_csv,
         help="labels to follow, in priority order",
     )
     f(
