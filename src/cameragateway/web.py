@@ -37,10 +37,10 @@ from cameragateway.events import EventHub
 from cameragateway.fleet import CameraFleet, FleetFull
 from cameragateway.metrics import GatewayMetrics
 from cameragateway.registration import RegistrationError, TokenCheck, camera_spec, spec_from_query
+from liquidedge.mjpeg import MJPEG_CONTENT_TYPE, mjpeg_part
 
 log = logging.getLogger(__name__)
 
-MJPEG_BOUNDARY = "liquidedgeframe"
 # Examples of the paths whose responses never end (a proxy must not time them out).
 LIVE_PATHS = ("/api/events", "/video_feed", "/api/cameras/gate-1/stream")
 MAX_BODY_BYTES = 16 * 1024
@@ -372,7 +372,7 @@ class GatewayHttp:
 
             def _mjpeg_stream(self, render: Any, stop: Any) -> None:
                 self.send_response(200)
-                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}")
+                self.send_header("Content-Type", MJPEG_CONTENT_TYPE)
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("Connection", "close")
                 self.end_headers()
@@ -382,8 +382,7 @@ class GatewayHttp:
                     while not gateway.draining.is_set() and not stop():
                         jpeg = render()
                         if jpeg is not None:
-                            head = f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                            self.wfile.write(head.encode() + jpeg + b"\r\n")
+                            self.wfile.write(mjpeg_part(jpeg))
                             self.wfile.flush()
                         gateway.draining.wait(period_s)
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):

@@ -16,6 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 log = logging.getLogger(__name__)
 
 _BOUNDARY = "liquidedgeframe"
+# Every MJPEG view the mesh serves (live views, the camera gateway's feeds) frames its parts so.
+MJPEG_CONTENT_TYPE = f"multipart/x-mixed-replace; boundary={_BOUNDARY}"
+
+
+def mjpeg_part(jpeg: bytes) -> bytes:
+    """One frame of a `MJPEG_CONTENT_TYPE` stream: boundary, part headers, the JPEG."""
+    head = f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode() + jpeg + b"\r\n"
+
+
 _PAGE = """<!doctype html><html><head><title>{title}</title></head>
 <body style="margin:0;background:#111;color:#ddd;font-family:sans-serif">
 <p style="margin:6px">{title}</p><img src="/stream" style="max-width:100%"></body></html>"""
@@ -97,15 +107,14 @@ class MjpegServer:
 
             def _stream(self) -> None:
                 self.send_response(200)
-                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={_BOUNDARY}")
+                self.send_header("Content-Type", MJPEG_CONTENT_TYPE)
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
                 try:
                     while not server._stop.is_set():
                         jpeg = server.get_jpeg()
                         if jpeg is not None:
-                            head = f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                            self.wfile.write(head.encode() + jpeg + b"\r\n")
+                            self.wfile.write(mjpeg_part(jpeg))
                             self.wfile.flush()
                         time.sleep(server.period_s)
                 except (BrokenPipeError, ConnectionResetError):
