@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cameragateway.camera import nearest_rank
 from meshtools.camera_emulator import CameraEmulator, load_frames, register
 from meshtools.cameras_demo import wait_ready
 from meshtools.localmesh import LocalMesh, free_port, start_process
@@ -96,10 +97,9 @@ class CameraFigures:
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    """The gateway's own nearest-rank quantile (what its dashboard shows); nan for the table when empty."""
+    found = nearest_rank(sorted(values), q)
+    return float("nan") if found is None else found
 
 
 def measure(
