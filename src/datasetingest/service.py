@@ -17,10 +17,10 @@ from pathlib import Path
 from datasetingest.archive import ArchiveLimits
 from datasetingest.ingest import Ingestor
 from datasetingest.server import IngestServer
-from liquidedge.config import EnvDefaultsParser, parse_bool
+from liquidedge.config import EnvDefaultsParser, add_log_flags, parse_bool
 from liquidedge.logs import configure_logging
 from liquidedge.security import is_loopback, read_tokens
-from modelstore.cli import add_log_flags, add_store_flags, add_trigger_flags, open_store_from
+from modelstore.cli import add_store_flags, add_trigger_flags, open_store_from
 from modelstore.events import TriggerSink, open_sink
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from facerecognition.store import ARTEFACT_NAME, DEFAULT_CHANNEL, GalleryPlace
 from liquidedge.config import EnvDefaultsParser
 from liquidedge.logs import configure_logging
 from modelstore import ModelStoreError, open_store
+from modelstore.fetch import DEFAULT_CACHE
 
 log = logging.getLogger("facerecognition.cli")
 
@@ -55,7 +56,7 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--model-cache-dir",
         "MODELSTORE_CACHE_DIR",
-        default="var/modelcache",
+        default=DEFAULT_CACHE,
         help="where versions are downloaded and verified",
     )
     parser.env_flag(

@@ -37,6 +37,7 @@ from facerecognition.gallery import (
 )
 from facerecognition.model_files import EMBEDDING_SIZE
 from modelstore import ConflictError, LocalVersion, ModelStore, fetch_verified
+from modelstore.fetch import DEFAULT_CACHE
 from modelstore.store import ANY_VERSION
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class GalleryPlace:
     store: ModelStore
     name: str = ARTEFACT_NAME
     channel: str = DEFAULT_CHANNEL
-    cache_dir: Path = Path("var/modelcache")
+    cache_dir: Path = Path(DEFAULT_CACHE)
 
     def current_version(self) -> str | None:
         state = self.store.channel(self.name, self.channel)

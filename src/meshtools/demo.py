@@ -32,6 +32,7 @@ from liquidedge.v1 import detection_pb2
 from meshtools.cameras_demo import CameraSide, start_camera_side
 from meshtools.localmesh import LocalMesh
 from meshtools.samples import SampleFrame, photo_frames, sample_frames
+from modelstore.fetch import DEFAULT_CACHE
 
 log = logging.getLogger("meshtools.demo")
 
@@ -65,7 +66,7 @@ def build_parser() -> EnvDefaultsParser:
     parser.env_flag(
         "--model-cache-dir",
         "MODELSTORE_CACHE_DIR",
-        default="var/modelcache",
+        default=DEFAULT_CACHE,
         help="the recognition and YOLO services' cache",
     )
     parser.env_flag(

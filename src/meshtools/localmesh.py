@@ -23,6 +23,8 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from modelstore.fetch import DEFAULT_CACHE
+
 log = logging.getLogger(__name__)
 
 
@@ -158,7 +160,7 @@ class LocalMesh:
     extra_args: Mapping[str, list[str]] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     model_store: str | None = None
-    model_cache_dir: str = "var/modelcache"
+    model_cache_dir: str = DEFAULT_CACHE
     recognition_port: int = 0
     # Serve YOLO from the store's `yolov3-tiny` channel too (hot reload), not from `model_dir`.
     yolo_from_store: bool = False

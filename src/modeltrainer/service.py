@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TextIO
 
 from classification.features import DEFAULT_INPUT, DEFAULT_LAYER, BackboneFeatures
-from liquidedge.config import EnvDefaultsParser, parse_bool
+from liquidedge.config import EnvDefaultsParser, add_log_flags, parse_bool
 from liquidedge.logs import configure_logging
-from modelstore.cli import DEFAULT_CACHE, add_log_flags, add_store_flags, add_trigger_flags, open_store_from
+from modelstore.cli import DEFAULT_CACHE, add_store_flags, add_trigger_flags, open_store_from
 from modelstore.errors import ModelStoreError
 from modelstore.events import TriggerSource, open_source
 from modeltrainer.pipeline import Trainer, TrainOutcome, TrainSettings
